@@ -1,0 +1,63 @@
+"""What the harness needs from an implementation, whatever its convention."""
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Implementation", "CandidateError", "LoadError", "call_candidate", "candidate_traceback"]
+
+
+_HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+class LoadError(Exception):
+    """The target could not be loaded (missing, syntax error, nothing recognised)."""
+
+
+class CandidateError(Exception):
+    """A call into candidate code raised; carries the candidate's own traceback lines."""
+
+    def __init__(self, where: str, exc: BaseException, tb: str):
+        self.where, self.exc, self.tb = where, exc, tb
+        super().__init__(f"{where} raised {type(exc).__name__}: {exc}")
+
+
+@runtime_checkable
+class Implementation(Protocol):
+    """An implementation, seen through an adapter.
+
+    ``forward(op, inputs, params)`` returns the op's output; ``backward(op, delta, inputs,
+    params)`` returns the gradients named by the op's protocol, in order (a single array for
+    one gradient). Both receive fresh numpy arrays they may keep; what they return is passed
+    on untouched, so a wrong type is reported as such.
+    """
+
+    target: str
+    api: str
+
+    def provides(self, op: str) -> bool: ...
+
+    def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
+
+    def backward(self, op: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
+
+
+def candidate_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without the harness's own frames."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    kept = [f for f in frames if not os.path.abspath(f.filename).startswith(_HARNESS)] or frames[-1:]
+    lines = traceback.format_list(kept) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def call_candidate(where: str, fn, *args, **kwargs) -> Any:
+    """Call candidate code; any exception becomes a :class:`CandidateError`."""
+    try:
+        return fn(*args, **kwargs)
+    except CandidateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the candidate raises is a result
+        raise CandidateError(where, exc, candidate_traceback(exc)) from None

@@ -1,0 +1,130 @@
+"""The one comparison: (actual, expected) -> a :class:`~gradcheck.records.Record`.
+
+The same record is the assertion message in pytest, a row in the terminal summary, an entry in
+the JSON report and a section of the HTML report. :func:`merge` folds the records of one
+``op`` × ``quantity`` × ``oracle`` over many examples into one, keeping the first failure.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .cases import SMALL_ARRAY, Case
+from .records import Record, Worst
+from .tolerances import tolerance_for
+
+__all__ = ["compare", "merge", "describe_value"]
+
+_TINY = 1e-300
+
+
+def describe_value(value: Any) -> str:
+    """A short, safe description of what a candidate returned."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"ndarray of shape {tuple(value.shape)} and dtype {value.dtype}"
+    mod = type(value).__module__
+    if mod.startswith("torch"):
+        return f"torch.{type(value).__name__} (a numpy array was expected)"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
+
+
+def _fail(op: str, quantity: str, oracle: str, case: Case, message: str) -> Record:
+    return Record(op, quantity, oracle, "fail", examples=1, message=message, counterexample=case.counterexample())
+
+
+def compare(
+    actual: Any,
+    expected: np.ndarray,
+    *,
+    case: Case,
+    quantity: str,
+    oracle: str,
+    reduction: int,
+    magnitude: np.ndarray,
+    uncertainty: np.ndarray | None = None,
+    dtype: str | None = None,
+) -> Record:
+    """Compare a candidate's ``actual`` value of ``quantity`` with an oracle's ``expected``.
+
+    Per element, ``|actual - expected|`` must stay within ``tolerance_for(dtype, quantity)``
+    applied to ``magnitude`` (the sum of absolute terms, same shape as ``expected``) for a sum
+    of ``reduction`` terms, plus the oracle's own ``uncertainty``.
+    """
+    op = case.op
+    dtype = dtype or case.dtype
+    expected = np.asarray(expected, dtype=np.float64)
+    if not isinstance(actual, np.ndarray):
+        return _fail(op, quantity, oracle, case, f"{quantity}: expected an ndarray of shape {expected.shape}, got {describe_value(actual)}")
+    if actual.shape != expected.shape:
+        return _fail(op, quantity, oracle, case, f"{quantity}: shape {actual.shape}, expected {expected.shape}")
+    if not np.issubdtype(actual.dtype, np.floating):
+        return _fail(op, quantity, oracle, case, f"{quantity}: dtype {actual.dtype}, expected a floating dtype ({case.dtype})")
+    a = actual.astype(np.float64)
+    tol = tolerance_for(dtype, quantity)
+    mag = np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape)
+    rtol = tol.rtol(reduction)
+    bound = tol.atol + rtol * mag + tol.normwise * float(mag.max(initial=0.0))
+    if uncertainty is not None:
+        bound = bound + 2.0 * uncertainty
+    nonfinite = ~np.isfinite(a)
+    err = np.where(nonfinite, np.inf, np.abs(a - expected))
+    ratio = err / np.maximum(bound, _TINY)
+    bad = ratio > 1.0
+    rec = Record(
+        op,
+        quantity,
+        oracle,
+        "fail" if bad.any() else "pass",
+        max_abs_err=float(err.max(initial=0.0)),
+        max_rel_err=float((err / np.maximum(mag, _TINY)).max(initial=0.0)) if mag.size else 0.0,
+        tolerance=rtol,
+        examples=1,
+    )
+    if not bad.any():
+        return rec
+    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape) if ratio.ndim else ()
+    rec.worst = Worst(
+        index=[int(i) for i in worst],
+        actual=float(a[worst]),
+        expected=float(expected[worst]),
+        abs_err=float(err[worst]),
+        tolerance=float(bound[worst]),
+    )
+    what = "non-finite values" if nonfinite.any() else "elements beyond tolerance"
+    rec.message = (
+        f"{op} {quantity} vs {oracle}: {int(bad.sum())} of {bad.size} {what}; worst at "
+        f"{list(rec.worst.index)}: actual {rec.worst.actual:.6g}, expected {rec.worst.expected:.6g} "
+        f"(|error| {rec.worst.abs_err:.3g} > allowed {rec.worst.tolerance:.3g})"
+    )
+    rec.counterexample = case.counterexample()
+    if expected.size <= SMALL_ARRAY:
+        rec.arrays = {
+            "expected": expected.tolist(),
+            "actual": a.tolist(),
+            "error": np.where(np.isfinite(ratio), ratio, 1e300).tolist(),
+        }
+    return rec
+
+
+def merge(old: Record | None, new: Record) -> Record:
+    """Fold ``new`` (one example) into ``old`` (earlier examples of the same check).
+
+    The figures are maxima over all examples; the first failure (with its counterexample) is
+    kept unless a later one replaces it deliberately (``gradcheck.runner`` does so after
+    shrinking).
+    """
+    if old is None:
+        return new
+    order = {"error": 3, "fail": 2, "pass": 1, "not-provided": 0}
+    keep = old if order[old.status] >= order[new.status] else new
+    out = Record(**{**keep.__dict__})
+    out.examples = old.examples + new.examples
+    for f in ("max_abs_err", "max_rel_err", "tolerance"):
+        vals = [v for v in (getattr(old, f), getattr(new, f)) if v is not None]
+        setattr(out, f, max(vals) if vals else None)
+    out.duration_s = old.duration_s + new.duration_s
+    return out

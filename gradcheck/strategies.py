@@ -1,0 +1,225 @@
+"""Every hypothesis strategy of the harness, in one module.
+
+Geometry (shapes and hyper-parameters) is drawn so that outputs are never empty: batch 1 and
+more, 1×1 kernels, kernels as large as the padded input, strides larger than the kernel,
+dilation, overlapping pooling windows, non-square everything. Values are drawn on purpose:
+
+- ``kind="smooth"``: values from a seeded generator (hypothesis draws the seed and the scale),
+  then moved clear of kinks: every ReLU input at least ``KINK_MARGIN`` from 0, every max-pool
+  value at least ``KINK_MARGIN`` from every other value of the sample, so the finite-difference
+  step never crosses a kink or a tie. Shrinking acts on the geometry and the seed.
+- ``kind="kink"``: small integers drawn by hypothesis, so ReLU inputs sit exactly on 0 and
+  pooling windows hold ties (and all-zero L2 windows); these cases are judged by the
+  subgradient rules (``gradcheck.subgradient``), never by finite differences.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from .cases import Case
+from .ops import SPECS, conv_out_shape, pool_out_shape
+
+__all__ = [
+    "KINK_MARGIN",
+    "conv_geometry",
+    "pool_geometry",
+    "dense_geometry",
+    "elementwise_geometry",
+    "mse_geometry",
+    "geometry",
+    "cases",
+    "kink_ops",
+]
+
+#: Smooth cases keep kinks and ties at least this far away (relative to the values' scale).
+KINK_MARGIN = 1e-3
+
+_SCALES = (1.0, 1e-3, 1e3)
+
+
+def _pair(draw, lo: int, hi: int) -> tuple[int, int]:
+    return (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
+
+
+def _check(**limits: int) -> None:
+    for name, value in limits.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+@st.composite
+def conv_geometry(
+    draw,
+    *,
+    max_batch: int = 3,
+    max_channels: int = 3,
+    max_filters: int = 3,
+    max_kernel: int = 4,
+    max_stride: int = 3,
+    max_padding: int = 2,
+    max_dilation: int = 2,
+    max_extra: int = 5,
+) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]:
+    """Shapes ``{"x", "w", "b"}`` and params ``{"stride", "padding", "dilation"}`` of a conv2d.
+
+    - ``max_batch``, ``max_channels``, ``max_filters``: upper bounds of N, C, D (from 1).
+    - ``max_kernel``: upper bound of k1 and k2, drawn apart (non-square kernels).
+    - ``max_stride``, ``max_padding``, ``max_dilation``: per axis, drawn apart.
+    - ``max_extra``: how far the padded input may exceed the dilated kernel; 0 makes the kernel
+      exactly as large as the padded input.
+    """
+    _check(max_batch=max_batch, max_channels=max_channels, max_filters=max_filters, max_kernel=max_kernel,
+           max_stride=max_stride, max_padding=max_padding + 1, max_dilation=max_dilation, max_extra=max_extra + 1)
+    n, c, d = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)), draw(st.integers(1, max_filters))
+    k = _pair(draw, 1, max_kernel)
+    dil = _pair(draw, 1, max_dilation)
+    pad = _pair(draw, 0, max_padding)
+    stride = _pair(draw, 1, max_stride)
+    size = tuple(max(1, dl * (kk - 1) + 1 - 2 * p + draw(st.integers(0, max_extra))) for kk, dl, p in zip(k, dil, pad))
+    shapes = {"x": (n, c) + size, "w": (d, c) + k, "b": (d,)}
+    params = {"stride": stride, "padding": pad, "dilation": dil}
+    assume(all(v > 0 for v in conv_out_shape(shapes, params)))
+    return shapes, params
+
+
+@st.composite
+def pool_geometry(
+    draw, *, max_batch: int = 3, max_channels: int = 3, max_window: int = 4, max_stride: int = 3, max_extra: int = 5,
+    padding: bool = True,
+) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]:
+    """Shapes ``{"x"}`` and params ``{"kernel_size", "stride", "padding"}`` of a pooling op.
+
+    - ``max_window``: upper bound of each window side, drawn apart (non-square windows).
+    - ``max_stride``: strides below the window give overlapping windows, above it skipped rows.
+    - ``padding``: whether to draw padding (at most half the window, as torch allows).
+    """
+    _check(max_batch=max_batch, max_channels=max_channels, max_window=max_window, max_stride=max_stride, max_extra=max_extra + 1)
+    n, c = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))
+    k = _pair(draw, 1, max_window)
+    stride = _pair(draw, 1, max_stride)
+    pad = tuple(draw(st.integers(0, kk // 2)) if padding else 0 for kk in k)
+    size = tuple(max(1, kk - 2 * p + draw(st.integers(0, max_extra))) for kk, p in zip(k, pad))
+    shapes = {"x": (n, c) + size}
+    params = {"kernel_size": k, "stride": stride, "padding": pad}
+    assume(all(v > 0 for v in pool_out_shape(shapes, params)))
+    return shapes, params
+
+
+@st.composite
+def dense_geometry(draw, *, max_batch: int = 4, max_features: int = 6, max_outputs: int = 5):
+    """Shapes ``{"x": (N,F), "w": (K,F), "b": (K,)}``; no params."""
+    _check(max_batch=max_batch, max_features=max_features, max_outputs=max_outputs)
+    n, f, k = draw(st.integers(1, max_batch)), draw(st.integers(1, max_features)), draw(st.integers(1, max_outputs))
+    return {"x": (n, f), "w": (k, f), "b": (k,)}, {}
+
+
+@st.composite
+def elementwise_geometry(draw, *, max_batch: int = 3, max_channels: int = 3, max_size: int = 6):
+    """Shape ``{"x": (N,C,H,W)}`` of an activation's input; no params."""
+    _check(max_batch=max_batch, max_channels=max_channels, max_size=max_size)
+    return {"x": (draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))) + _pair(draw, 1, max_size)}, {}
+
+
+@st.composite
+def mse_geometry(draw, *, max_batch: int = 4, max_outputs: int = 5):
+    """Shapes ``{"y": (P,K), "t": (P,K)}`` of eq. 9's predictions and targets."""
+    _check(max_batch=max_batch, max_outputs=max_outputs)
+    shape = (draw(st.integers(1, max_batch)), draw(st.integers(1, max_outputs)))
+    return {"y": shape, "t": shape}, {}
+
+
+def geometry(op: str, **limits: int) -> st.SearchStrategy:
+    """The geometry strategy of ``op`` (limits are passed on to it)."""
+    spec = SPECS[op]
+    if spec.is_conv:
+        return conv_geometry(**limits)
+    if op == "l2_pool2d":
+        return pool_geometry(padding=False, **limits)
+    if op.endswith("_pool2d"):
+        return pool_geometry(**limits)
+    if op == "dense":
+        return dense_geometry(**limits)
+    if op == "mse":
+        return mse_geometry(**limits)
+    return elementwise_geometry(**limits)
+
+
+def kink_ops() -> tuple[str, ...]:
+    """Ops that have kink cases (ReLU zeros, pooling ties, all-zero L2 windows)."""
+    return tuple(name for name, spec in SPECS.items() if spec.kinks is not None)
+
+
+def _round(a: np.ndarray, dtype: str) -> np.ndarray:
+    return np.asarray(a, dtype=dtype).astype(np.float64)
+
+
+def _distinct(rng: np.random.Generator, shape: tuple[int, ...], scale: float) -> np.ndarray:
+    """Values pairwise at least ``scale * KINK_MARGIN`` apart (per sample: no pooling ties)."""
+    n = int(np.prod(shape[1:]))
+    ranks = np.argsort(rng.random((shape[0], n)), axis=1)
+    spacing = max(2.0 / max(n, 1), 4 * KINK_MARGIN)
+    jitter = rng.uniform(0, spacing / 4, size=ranks.shape)
+    return ((ranks - n / 2) * spacing + jitter).reshape(shape) * scale
+
+
+def _smooth_values(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, Any], rng: np.random.Generator, scale: float):
+    spec = SPECS[op]
+    if spec.kinks == "max":
+        return {"x": _distinct(rng, shapes["x"], scale)}
+    inputs = {k: rng.standard_normal(s) * scale for k, s in shapes.items()}
+    if spec.kinks == "relu" and not spec.is_conv:
+        x = inputs["x"]
+        inputs["x"] = np.where(np.abs(x) < KINK_MARGIN * scale, np.copysign(KINK_MARGIN * scale, x) + x, x)
+    if op == "conv2d" or spec.is_conv:
+        inputs["w"] = inputs["w"] / scale  # keep pre-activations O(scale), not O(scale**2)
+    return inputs
+
+
+@st.composite
+def cases(draw, op: str, *, kind: str = "smooth", dtype: str = "float64", **limits: int) -> Case:
+    """A :class:`~gradcheck.cases.Case` of ``op``.
+
+    - ``kind``: ``"smooth"`` or ``"kink"`` (see the module docstring).
+    - ``dtype``: the candidate's dtype; inputs are rounded to it before anyone sees them.
+    - ``limits``: passed to the op's geometry strategy (e.g. ``max_batch=1``).
+    """
+    if op not in SPECS:
+        raise ValueError(f"unknown op {op!r}; known: {', '.join(SPECS)}")
+    if kind not in ("smooth", "kink"):
+        raise ValueError(f"kind must be 'smooth' or 'kink', got {kind!r}")
+    spec = SPECS[op]
+    if kind == "kink" and spec.kinks is None:
+        raise ValueError(f"{op} has no kinks")
+    shapes, params = draw(geometry(op, **limits))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if kind == "smooth":
+        scale = draw(st.sampled_from(_SCALES))
+        inputs = _smooth_values(op, shapes, params, rng, scale)
+    else:
+        lo, hi = (0, 2) if spec.kinks in ("max", "l2") else (-2, 2)
+        inputs = {k: draw(hnp.arrays(np.float64, s, elements=st.integers(lo, hi).map(float))) for k, s in shapes.items()}
+        if spec.kinks == "l2":
+            inputs["x"] = inputs["x"] * (rng.random(shapes["x"]) < 0.5)
+    inputs = {k: _round(v, dtype) for k, v in inputs.items()}
+    out_shape = spec.out_shape(shapes, params)
+    if kind == "kink":
+        delta = draw(hnp.arrays(np.float64, out_shape, elements=st.integers(-3, 3).map(float)))
+    else:
+        delta = rng.standard_normal(out_shape)
+    case = Case(op, inputs, params, _round(delta, dtype), kind=kind, dtype=dtype, seed=seed)
+    if kind == "smooth" and spec.kinks == "relu" and spec.is_conv:
+        from .oracles.scipy_oracle import conv_forward
+
+        z = conv_forward(inputs["x"], inputs["w"], inputs["b"], params)
+        assume(np.abs(z).min() > KINK_MARGIN * max(1.0, float(np.abs(z).max())))
+    if kind == "smooth" and spec.kinks == "l2":
+        from .oracles.scipy_oracle import _pool_forward
+
+        assume(_pool_forward("l2", inputs["x"], params).min() > KINK_MARGIN * scale)
+    return case
