@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Implementation", "CandidateError", "LoadError", "call_candidate", "candidate_traceback"]
+__all__ = ["Implementation", "CandidateError", "BadReturn", "LoadError", "call_candidate", "candidate_traceback"]
 
 
 _HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -23,6 +23,10 @@ class CandidateError(Exception):
     def __init__(self, where: str, exc: BaseException, tb: str):
         self.where, self.exc, self.tb = where, exc, tb
         super().__init__(f"{where} raised {type(exc).__name__}: {exc}")
+
+
+class BadReturn(Exception):
+    """A candidate returned something its convention does not allow (wrong type or arity)."""
 
 
 @runtime_checkable

@@ -1,0 +1,44 @@
+"""Adapters: one interface to an implementation, whatever convention it follows.
+
+- ``native``: the project's own protocol (``gradcheck.protocol``); ``reference/`` speaks it.
+- ``cs231n``: the CS231n ``layers.py`` convention.
+- ``torch``: PyTorch callables differentiated by autograd, on CPU or CUDA.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import BadReturn, CandidateError, Implementation, LoadError
+from .cs231n import CS231nAdapter
+from .loader import load_target
+from .native import NativeAdapter
+from .torch_adapter import TorchAdapter
+
+__all__ = ["APIS", "load", "Implementation", "LoadError", "CandidateError", "BadReturn"]
+
+APIS = ("native", "cs231n", "torch")
+
+
+def load(target: str, api: str = "native", *, device: str = "cpu", allow_tf32: bool = False) -> Any:
+    """Load ``target`` and wrap it in the adapter of ``api``.
+
+    Raises :class:`LoadError` (one readable line) when the target cannot be imported, the API
+    is unknown, or the target holds no function the API recognises.
+    """
+    if api not in APIS:
+        raise LoadError(f"unknown --api {api!r}; choose one of {', '.join(APIS)}")
+    if device != "cpu" and api != "torch":
+        raise LoadError(f"--device {device} needs --api torch (numpy implementations run on the CPU)")
+    obj = load_target(target)
+    if api == "native":
+        impl: Any = NativeAdapter(obj, target)
+    elif api == "cs231n":
+        impl = CS231nAdapter(obj, target)
+    else:
+        try:
+            impl = TorchAdapter(obj, target, device=device, allow_tf32=allow_tf32)
+        except (RuntimeError, ImportError) as exc:
+            raise LoadError(str(exc)) from None
+    if not any(impl.missing(label) is None for label in impl.ops()):
+        raise LoadError(f"{target} provides no function of the {api} convention (see `gradcheck check --help`)")
+    return impl

@@ -1,0 +1,106 @@
+"""The CS231n ``layers.py`` convention: ``(out, cache)`` forwards, ``(dout, cache)`` backwards.
+
+================  ===============================================================
+op                functions (``_fast`` variants are checked too where present)
+================  ===============================================================
+conv2d            ``conv_forward_naive(x, w, b, conv_param)`` with
+                  ``conv_param = {"stride": s, "pad": p}``; ``conv_backward_naive``
+                  returns ``(dx, dw, db)``; also ``conv_forward_fast`` / ``_backward_fast``
+max_pool2d        ``max_pool_forward_naive(x, pool_param)`` with ``pool_param =
+                  {"pool_height", "pool_width", "stride"}``; backward returns ``dx``
+relu              ``relu_forward(x)`` / ``relu_backward(dout, cache)``
+dense             ``affine_forward(x, w, b)`` with w of shape (F, K) / ``affine_backward``
+conv2d_relu       ``conv_relu_forward(x, w, b, conv_param)`` / ``conv_relu_backward``
+================  ===============================================================
+
+The convention has one stride and one padding for both axes, no dilation and no pooling
+padding; cases are drawn within it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import BadReturn, call_candidate
+
+__all__ = ["CS231nAdapter"]
+
+# label -> (protocol op, forward name, backward name)
+_OPS = {
+    "conv2d": ("conv2d", "conv_forward_naive", "conv_backward_naive"),
+    "conv2d:fast": ("conv2d", "conv_forward_fast", "conv_backward_fast"),
+    "max_pool2d": ("max_pool2d", "max_pool_forward_naive", "max_pool_backward_naive"),
+    "max_pool2d:fast": ("max_pool2d", "max_pool_forward_fast", "max_pool_backward_fast"),
+    "relu": ("relu", "relu_forward", "relu_backward"),
+    "dense": ("dense", "affine_forward", "affine_backward"),
+    "conv2d_relu": ("conv2d_relu", "conv_relu_forward", "conv_relu_backward"),
+}
+_OPTIONAL = {"conv2d:fast", "max_pool2d:fast", "conv2d_relu"}
+
+
+def _args(op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> tuple:
+    if op.startswith("conv2d"):
+        return inputs["x"], inputs["w"], inputs["b"], {"stride": params["stride"][0], "pad": params["padding"][0]}
+    if op == "max_pool2d":
+        (kh, kw), (s, _) = params["kernel_size"], params["stride"]
+        return inputs["x"], {"pool_height": kh, "pool_width": kw, "stride": s}
+    if op == "dense":
+        return inputs["x"], np.ascontiguousarray(inputs["w"].T), inputs["b"]
+    return (inputs["x"],)
+
+
+def _unpack(name: str, value: Any, n: int) -> Any:
+    if not isinstance(value, tuple) or len(value) != n:
+        what = f"a tuple of length {len(value)}" if isinstance(value, tuple) else type(value).__name__
+        raise BadReturn(f"{name} must return a tuple of {n}, returned {what}")
+    return value
+
+
+class CS231nAdapter:
+    api = "cs231n"
+
+    def __init__(self, obj: Any, target: str):
+        self.obj, self.target = obj, target
+
+    def _fn(self, name: str):
+        fn = getattr(self.obj, name, None)
+        return fn if callable(fn) else None
+
+    def ops(self) -> dict[str, str]:
+        return {
+            label: op
+            for label, (op, f, b) in _OPS.items()
+            if self._fn(f) or self._fn(b) or label not in _OPTIONAL
+        }
+
+    def missing(self, label: str) -> str | None:
+        _, f, b = _OPS[label]
+        absent = [n for n in (f, b) if self._fn(n) is None]
+        return f"{' and '.join(absent)} not found in {self.target}" if absent else None
+
+    def constraints(self, label: str) -> dict[str, Any]:
+        op = _OPS[label][0]
+        if op.startswith("conv2d"):
+            return {"square": True, "max_dilation": 1}
+        if op == "max_pool2d":
+            return {"square": True, "padding": False}
+        return {}
+
+    def _forward(self, label: str, inputs, params) -> tuple[Any, Any]:
+        op, f, _ = _OPS[label]
+        out = call_candidate(f, self._fn(f), *_args(op, inputs, params))
+        return _unpack(f, out, 2)
+
+    def forward(self, label: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
+        return self._forward(label, inputs, params)[0]
+
+    def backward(self, label: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
+        op, _, b = _OPS[label]
+        _, cache = self._forward(label, inputs, params)
+        grads = call_candidate(b, self._fn(b), delta, cache)
+        if op in ("conv2d", "conv2d_relu", "dense"):
+            grads = _unpack(b, grads, 3)
+            if op == "dense" and isinstance(grads[1], np.ndarray) and grads[1].ndim == 2:
+                grads = (grads[0], grads[1].T, grads[2])
+        return grads

@@ -1,0 +1,242 @@
+"""The battery of checks one case puts an implementation through.
+
+For a smooth case (:func:`evaluate`): the forward against torch and scipy; every gradient
+against finite differences of the candidate's own forward, torch and scipy; and the structure
+of what came back (shapes and dtypes, finite values, inputs left alone, determinism, linearity
+of backward in ``delta``, samples independent). Kink cases go to ``gradcheck.subgradient``.
+
+Every check is keyed ``(quantity, oracle)``; :func:`check_keys` lists them for an op, so a
+pytest item or a report cell exists for each whether or not it ran.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .adapters.base import BadReturn, CandidateError
+from .cases import Case
+from .compare import compare, describe_value
+from .ops import OpSpec
+from .oracles import ORACLES
+from .oracles.fd import convergence, finite_differences
+from .records import Record
+from .tolerances import magnitudes
+
+__all__ = ["STRUCTURE", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner"]
+
+Key = tuple[str, str]
+
+#: Structural properties checked on every smooth case.
+STRUCTURE = ("shape-dtype", "finite", "inputs-unmodified", "determinism", "linearity", "batch-independence")
+
+#: Above this many elements, a disagreeing coloured finite difference is not re-done one
+#: element at a time (the colouring's verdict stands, and says so).
+CONFIRM_LIMIT = 4096
+
+
+def _scipy_covers(spec: OpSpec) -> tuple[bool, bool]:
+    """(forward, gradients) covered by the scipy oracle."""
+    if not spec.scipy:
+        return False, False
+    if spec.name.endswith("_pool2d"):
+        return True, False
+    if spec.is_conv or spec.name == "sigmoid":
+        return True, True
+    return False, False
+
+
+def check_keys(spec: OpSpec) -> list[Key]:
+    """Every ``(quantity, oracle)`` checked for ``spec``, in display order."""
+    sf, sg = _scipy_covers(spec)
+    keys: list[Key] = [("forward", "torch")] + ([("forward", "scipy")] if sf else [])
+    for g in spec.grads:
+        keys += [(g, "fd"), (g, "torch")] + ([(g, "scipy")] if sg else [])
+        if spec.kinks:
+            keys.append((g, "subgradient"))
+    structure = [s for s in STRUCTURE if not (s == "batch-independence" and spec.name == "mse")]
+    return keys + [(s, "structure") for s in structure]
+
+
+def error_records(label: str, keys: list[Key], exc: BaseException, case: Case | None, status: str = "error") -> dict[Key, Record]:
+    """One ``error`` record per key for an exception raised by (or about) candidate code."""
+    if isinstance(exc, CandidateError):
+        message, tb = f"{exc.where} raised {type(exc.exc).__name__}: {exc.exc}", exc.tb
+    elif isinstance(exc, BadReturn):
+        message, tb, status = str(exc), None, "fail"
+    else:
+        message, tb = f"{type(exc).__name__}: {exc}", None
+    return {
+        k: Record(label, k[0], k[1], status, examples=1, message=message, traceback=tb,
+                  counterexample=case.counterexample() if case is not None else None)
+        for k in keys
+    }
+
+
+def tolerance_dtype(impl: Any, label: str, dtype: str) -> str:
+    f = getattr(impl, "tolerance_dtype", None)
+    return f(label, dtype) if f else dtype
+
+
+def _as_tuple(spec: OpSpec, grads: Any) -> tuple:
+    n = len(spec.grads)
+    if n == 1 and not isinstance(grads, (tuple, list)):
+        return (grads,)
+    if not isinstance(grads, (tuple, list)) or len(grads) != n:
+        what = f"a {type(grads).__name__} of length {len(grads)}" if isinstance(grads, (tuple, list)) else describe_value(grads)
+        raise BadReturn(f"{spec.protocol.backward_name} must return "
+                        f"{n} gradient{'s' if n > 1 else ''} ({', '.join(spec.grads)}), returned {what}")
+    return tuple(grads)
+
+
+def _structure(label: str, case: Case, name: str, problems: list[str]) -> Record:
+    if problems:
+        return Record(label, name, "structure", "fail", examples=1, message="; ".join(problems), counterexample=case.counterexample())
+    return Record(label, name, "structure", "pass", examples=1)
+
+
+class Runner:
+    """Calls into one implementation for one op label; keeps the candidate's calls in one place."""
+
+    def __init__(self, impl: Any, label: str, spec: OpSpec):
+        self.impl, self.label, self.spec = impl, label, spec
+
+    def forward(self, case: Case, inputs: dict[str, np.ndarray] | None = None) -> Any:
+        return self.impl.forward(self.label, inputs if inputs is not None else case.candidate_inputs(), dict(case.params))
+
+    def backward(self, case: Case, delta: np.ndarray | None = None, inputs: dict[str, np.ndarray] | None = None) -> tuple:
+        d = case.candidate_delta() if delta is None else delta
+        ins = inputs if inputs is not None else case.candidate_inputs()
+        return _as_tuple(self.spec, self.impl.backward(self.label, d, ins, dict(case.params)))
+
+    def forward64(self) -> Callable[[Case], Callable[[dict[str, np.ndarray]], np.ndarray]]:
+        """The candidate's forward on float64 arrays, for finite differences."""
+
+        def bind(case: Case):
+            def f(inputs: dict[str, np.ndarray]) -> np.ndarray:
+                out = self.impl.forward(self.label, {k: np.array(v, dtype=np.float64) for k, v in inputs.items()}, dict(case.params))
+                if not isinstance(out, np.ndarray):
+                    raise BadReturn(f"{self.label} forward returned {describe_value(out)}")
+                return out
+
+            return f
+
+        return bind
+
+
+def _shape_problems(spec: OpSpec, case: Case, o: Any, grads: tuple) -> list[str]:
+    problems = []
+    out_shape = spec.out_shape(case.shapes, case.params)
+    items = [("forward", o, out_shape)] + [(g, v, case.shapes[g[1:]]) for g, v in zip(spec.grads, grads)]
+    for name, value, shape in items:
+        if not isinstance(value, np.ndarray):
+            problems.append(f"{name}: {describe_value(value)}, expected an ndarray of shape {tuple(shape)}")
+        elif value.shape != tuple(shape):
+            problems.append(f"{name}: shape {value.shape}, expected {tuple(shape)}")
+        elif value.dtype != np.dtype(case.dtype):
+            problems.append(f"{name}: dtype {value.dtype}, expected {case.dtype} (the inputs' dtype)")
+    return problems
+
+
+def _finite_problems(spec: OpSpec, o: Any, grads: tuple) -> list[str]:
+    out = []
+    for name, v in [("forward", o)] + list(zip(spec.grads, grads)):
+        if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating) and not np.isfinite(v).all():
+            out.append(f"{name}: {int(np.isnan(v).sum())} NaN and {int(np.isinf(v).sum())} infinite values")
+    return out
+
+
+def _changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray], what: str) -> list[str]:
+    return [f"{what} modified {k} in place" for k in before if not np.array_equal(before[k], after[k], equal_nan=True)]
+
+
+def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
+    """All checks of one smooth case. Candidate exceptions propagate to the caller."""
+    spec, label = run.spec, run.label
+    out: dict[Key, Record] = {}
+    dt = tolerance_dtype(run.impl, label, case.dtype)
+    K = spec.reduction(case.shapes, case.params)
+    mags = magnitudes(spec, case)
+
+    ins = case.candidate_inputs()
+    ins_before = {k: v.copy() for k, v in ins.items()}
+    o = run.forward(case, ins)
+    moved = _changed(ins_before, ins, "forward")
+    ins, delta = case.candidate_inputs(), case.candidate_delta()
+    delta_before = delta.copy()
+    grads = run.backward(case, delta, ins)
+    moved += _changed(ins_before, ins, "backward") + _changed({"delta": delta_before}, {"delta": delta}, "backward")
+    out[("shape-dtype", "structure")] = _structure(label, case, "shape-dtype", _shape_problems(spec, case, o, grads))
+    out[("finite", "structure")] = _structure(label, case, "finite", _finite_problems(spec, o, grads))
+    out[("inputs-unmodified", "structure")] = _structure(label, case, "inputs-unmodified", moved)
+    by_name = dict(zip(spec.grads, grads))
+    actual = {"forward": o, **by_name}
+
+    # Determinism: a second call on fresh copies agrees within rounding.
+    again = {"forward": run.forward(case), **dict(zip(spec.grads, run.backward(case)))}
+    det = [compare(again[q], actual[q], case=case, quantity=q, oracle="structure", reduction=K[q], magnitude=mags[q], dtype=dt)
+           if isinstance(actual[q], np.ndarray) and isinstance(again[q], np.ndarray) and actual[q].shape == again[q].shape
+           else None for q in actual]
+    det_bad = [r for r in det if r is not None and r.status == "fail"]
+    det_rec = Record(label, "determinism", "structure", "pass", examples=1,
+                     max_abs_err=max((r.max_abs_err or 0.0 for r in det if r is not None), default=0.0))
+    if det_bad:
+        det_rec.status = "fail"
+        det_rec.counterexample = case.counterexample()
+        det_rec.message = "nondeterministic: two calls on the same input differ; " + "; ".join(
+            f"{r.quantity} by up to {r.max_abs_err:.3g}" for r in det_bad)
+    out[("determinism", "structure")] = det_rec
+
+    # Linearity of backward in delta: backward(-2 delta) == -2 backward(delta) (exact scaling).
+    lin = run.backward(case, -2.0 * case.candidate_delta())
+    lin_recs = [compare(v, -2.0 * np.asarray(by_name[g], np.float64), case=case, quantity=g, oracle="structure",
+                        reduction=K[g], magnitude=2 * mags[g], dtype=dt)
+                for g, v in zip(spec.grads, lin) if isinstance(by_name[g], np.ndarray) and np.isfinite(by_name[g]).all()]
+    lin_bad = [r for r in lin_recs if r.status == "fail"]
+    out[("linearity", "structure")] = _structure(label, case, "linearity", [
+        f"backward(-2·delta) is not -2·backward(delta): {r.message}" for r in lin_bad])
+
+    if spec.name != "mse":
+        out[("batch-independence", "structure")] = _batch_independence(run, case, o, mags, K, dt)
+
+    if det_bad:
+        return out  # gradients of a nondeterministic candidate are reported as nondeterminism only
+
+    fwd = run.forward64()(case)
+    for name, oracle in ORACLES.items():
+        exp = oracle(spec, case, fwd if name == "fd" else None)
+        if exp is None:
+            continue
+        for q, e in exp.quantities().items():
+            rec = compare(actual[q], e, case=case, quantity=q, oracle=name, reduction=K[q], magnitude=mags[q],
+                          uncertainty=exp.uncertainty.get(q), dtype=dt)
+            if rec.status == "fail" and name == "fd" and case.size() <= CONFIRM_LIMIT:
+                single = finite_differences(spec, case, fwd, single=True)
+                rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle=name, reduction=K[q],
+                              magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt)
+            if rec.status == "fail" and q != "forward" and rec.worst is not None and isinstance(actual[q], np.ndarray):
+                rec.convergence = convergence(spec, case, fwd, q, tuple(rec.worst.index), rec.worst.actual)
+            out[(q, name)] = rec
+    return out
+
+
+def _batch_independence(run: Runner, case: Case, o: Any, mags, K, dt) -> Record:
+    first = run.spec.inputs[0]
+    x = case.inputs[first]
+    if x.shape[0] < 2 or not isinstance(o, np.ndarray) or o.ndim == 0:
+        return Record(run.label, "batch-independence", "structure", "pass", examples=1)
+    moved = {k: v.copy() for k, v in case.inputs.items()}
+    moved[first][0] = moved[first][0][::-1].copy() if moved[first][0].ndim else moved[first][0]
+    moved[first][0] = moved[first][0] * 0.5 + 0.25
+    other = Case(case.op, {k: np.asarray(v, case.dtype).astype(np.float64) for k, v in moved.items()}, case.params,
+                 case.delta, case.kind, case.dtype, case.seed)
+    o2 = run.forward(other)
+    if not isinstance(o2, np.ndarray) or o2.shape != o.shape:
+        return Record(run.label, "batch-independence", "structure", "pass", examples=1)
+    rec = compare(o2[1:], np.asarray(o[1:], np.float64), case=case, quantity="forward", oracle="structure",
+                  reduction=K["forward"], magnitude=mags["forward"][1:], dtype=dt)
+    if rec.status == "pass":
+        return Record(run.label, "batch-independence", "structure", "pass", examples=1, max_abs_err=rec.max_abs_err)
+    return Record(run.label, "batch-independence", "structure", "fail", examples=1, counterexample=case.counterexample(),
+                  max_abs_err=rec.max_abs_err,
+                  message=f"changing sample 0 of {first} changed the outputs of other samples by up to {rec.max_abs_err:.3g}")

@@ -1,0 +1,74 @@
+"""Run configuration and the hypothesis profiles.
+
+Two profiles, as hypothesis users expect: ``ci`` (the default: derandomised, so a run is
+reproducible without a seed, and bounded) and ``thorough`` (many more examples, randomised by
+``--seed``). Chosen by ``--profile`` / ``--gradcheck-profile`` or ``GRADCHECK_PROFILE``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, settings
+
+__all__ = ["RunConfig", "PROFILES", "hypothesis_settings", "default_profile"]
+
+#: profile -> (smooth examples per op, kink examples per op)
+PROFILES: dict[str, tuple[int, int]] = {"ci": (10, 6), "thorough": (200, 60)}
+
+
+def default_profile() -> str:
+    return os.environ.get("GRADCHECK_PROFILE", "ci")
+
+
+@dataclass
+class RunConfig:
+    """What to run and how.
+
+    - ``ops``: op labels to check (``None``: all the implementation provides).
+    - ``max_examples`` / ``kink_examples``: per op; ``None`` takes the profile's.
+    - ``seed``: randomises the ``thorough`` profile reproducibly; the ``ci`` profile is
+      derandomised and ignores it unless given.
+    - ``timeout``: seconds one candidate call may take.
+    - ``dtype``: the dtype the candidate is given (``float64`` or ``float32``).
+    - ``jobs``: ops checked at once, each in its own worker process.
+    """
+
+    ops: list[str] | None = None
+    profile: str = field(default_factory=default_profile)
+    max_examples: int | None = None
+    kink_examples: int | None = None
+    seed: int | None = None
+    timeout: float = 20.0
+    dtype: str = "float64"
+    device: str = "cpu"
+    allow_tf32: bool = False
+    jobs: int = 1
+    isolate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+        smooth, kink = PROFILES[self.profile]
+        self.max_examples = smooth if self.max_examples is None else self.max_examples
+        self.kink_examples = kink if self.kink_examples is None else self.kink_examples
+        if self.max_examples < 1 or self.kink_examples < 0:
+            raise ValueError("example counts must be positive")
+        if self.timeout <= 0:
+            raise ValueError("--timeout must be positive")
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"--dtype must be float64 or float32, got {self.dtype!r}")
+
+
+def hypothesis_settings(cfg: RunConfig, max_examples: int) -> settings:
+    """Settings for one op's exploration: no database, no deadline, no health-check noise."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=cfg.seed is None,
+        database=None,
+        deadline=None,
+        print_blob=False,
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+    )

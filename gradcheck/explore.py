@@ -1,0 +1,139 @@
+"""One op, many cases: hypothesis draws them, the battery judges them, failures are shrunk.
+
+For each op, smooth cases run the battery (``gradcheck.battery``) and kink cases the
+subgradient rules (``gradcheck.subgradient``). Every example's records are folded into one
+record per ``(quantity, oracle)``. On the first failure hypothesis shrinks the case to the
+smallest one that still fails; checks that failed elsewhere but not on that smallest case get
+a shrinking round of their own, so every failure carries the smallest input found for it.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from hypothesis import given
+from hypothesis import seed as hypothesis_seed
+
+from .adapters.base import BadReturn, CandidateError
+from .battery import Key, Runner, check_keys, error_records, evaluate
+from .cases import Case
+from .compare import merge
+from .config import RunConfig, hypothesis_settings
+from .ops import SPECS
+from .records import Record
+from .strategies import cases
+from .subgradient import evaluate_kink
+
+__all__ = ["check_op", "CandidateTimeout", "coverage_of"]
+
+_SHRINK_ROUNDS = 3
+
+
+class CandidateTimeout(BaseException):
+    """A candidate call ran past its time limit (a BaseException: candidates can't swallow it)."""
+
+
+class _Failed(Exception):
+    pass
+
+
+def coverage_of(case: Case) -> dict[str, Any]:
+    """The dimensions of a case worth reporting as covered."""
+    s = case.shapes
+    first = next(iter(s.values()))
+    cov: dict[str, Any] = {"kind": case.kind, "batch": first[0] if first else 1, "dtype": case.dtype}
+    if "w" in s and len(s["w"]) == 4:
+        cov["kernel"] = list(s["w"][2:])
+    for k, v in case.params.items():
+        cov["window" if k == "kernel_size" else k] = list(v)
+    if "x" in s and len(s["x"]) == 4:
+        cov["input"] = list(s["x"][2:])
+    return cov
+
+
+def _explore(strategy, judge: Callable[[Case], dict[Key, Record]], cfg: RunConfig, n: int,
+             agg: dict[Key, Record], shrunk: dict[Key, Record], state: dict[str, Any]) -> None:
+    """Run ``judge`` on ``n`` drawn cases; fold into ``agg``; put shrunk failures in ``shrunk``."""
+    target: set[Key] | None = None
+    for _ in range(_SHRINK_ROUNDS):
+        last: dict[Key, Record] = {}
+
+        def body(case: Case) -> None:
+            if state.get("aborted"):
+                return
+            try:
+                recs = judge(case)
+            except CandidateTimeout as exc:
+                state["aborted"] = f"timed out after {cfg.timeout:g} s in {exc}"
+                return
+            except (CandidateError, BadReturn) as exc:
+                recs = error_records(state["label"], state["keys_now"], exc, case)
+            state["coverage"].append(coverage_of(case))
+            for k, r in recs.items():
+                agg[k] = merge(agg.get(k), r)
+            bad = {k: r for k, r in recs.items() if r.status in ("fail", "error") and (target is None or k in target)}
+            if bad:
+                last.clear()
+                last.update(bad)
+                raise _Failed()
+
+        test = given(strategy)(body)
+        test = hypothesis_settings(cfg, n)(test)
+        if cfg.seed is not None:
+            test = hypothesis_seed(cfg.seed)(test)
+        try:
+            test()
+        except Exception:  # noqa: BLE001 - _Failed after shrinking, or Flaky for a nondeterministic candidate
+            pass
+        for k, r in last.items():
+            shrunk.setdefault(k, r)
+        pending = {k for k, r in agg.items() if r.status in ("fail", "error") and k not in shrunk}
+        if not pending or state.get("aborted"):
+            return
+        target = pending
+
+
+def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | None = None) -> list[Record]:
+    """All records of one op label of ``impl`` (``op`` is the protocol op it implements)."""
+    spec = SPECS[op]
+    keys = check_keys(spec)
+    why = impl.missing(label)
+    if why is not None:
+        return [Record(label, q, o, "not-provided", message=why) for q, o in keys]
+    started = time.perf_counter()
+    run = Runner(impl, label, spec)
+    agg: dict[Key, Record] = {}
+    shrunk: dict[Key, Record] = {}
+    limits = dict(impl.constraints(label))
+    state: dict[str, Any] = {"label": label, "coverage": coverage if coverage is not None else []}
+    plans = [("smooth", evaluate, cfg.max_examples, [k for k in keys if k[1] != "subgradient"])]
+    if spec.kinks and cfg.kink_examples:
+        kink_limits = {"max_batch": 2, "max_channels": 2} if not (spec.activation and not spec.is_conv) else {}
+        plans.append(("kink", evaluate_kink, cfg.kink_examples,
+                      [k for k in keys if k[1] in ("subgradient",) or k == ("forward", "torch")]))
+    else:
+        kink_limits = {}
+    for kind, judge, n, keys_now in plans:
+        if state.get("aborted"):
+            break
+        state["keys_now"] = keys_now
+        lim = {**limits, **(kink_limits if kind == "kink" else {})}
+        strategy = cases(op, kind=kind, dtype=cfg.dtype, **lim)
+        _explore(strategy, lambda c, j=judge: j(run, c), cfg, n, agg, shrunk, state)
+    out = []
+    for k in keys:
+        rec = agg.get(k)
+        if state.get("aborted") and (rec is None or rec.status == "pass"):
+            rec = Record(label, k[0], k[1], "error", message=f"{label}: {state['aborted']}; the op's remaining checks were skipped")
+        elif rec is None:
+            rec = Record(label, k[0], k[1], "pass" if k[1] != "subgradient" else "not-provided",
+                         message="no case of this kind was drawn" if k[1] == "subgradient" else "")
+        if k in shrunk and rec.status in ("fail", "error"):
+            s = shrunk[k]
+            for f in ("status", "message", "counterexample", "worst", "arrays", "convergence", "traceback"):
+                setattr(rec, f, getattr(s, f))
+        out.append(rec)
+    elapsed = time.perf_counter() - started
+    for r in out:
+        r.duration_s = elapsed / max(len(out), 1)
+    return out

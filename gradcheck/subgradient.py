@@ -1,0 +1,148 @@
+"""Kinks and ties, as a stated policy.
+
+Finite differences are meaningless across a kink, so smooth cases keep clear of kinks
+(``gradcheck.strategies``) and kink cases — ReLU inputs exactly 0, pooling windows with tied
+maxima, all-zero L2 windows — are judged here by the rules of subgradients instead. Any valid
+choice passes; anything outside the set of valid choices fails.
+
+- ReLU at 0: ``dx = c·delta`` with any ``c`` in [0, 1], element by element. Elsewhere exact.
+- conv2d followed by ReLU: the kink sits inside the layer, where the set of valid ``(dx, dw,
+  db)`` is the image of a box; the harness accepts the three conventions ``f'(0) = 0``, ``1/2``
+  and ``1`` applied consistently, and says which one the candidate follows.
+- Max pooling: the upstream gradient of each window must go to that window's maximal units,
+  in non-negative shares summing to it (first, last, split evenly: all valid). Checked window
+  by window, with a one-hot ``delta`` per output, which also covers overlapping windows; then
+  ``backward(delta)`` must be the same combination of those routes (linearity).
+- L2 pooling: a window with a positive norm routes ``delta·x/o``; an all-zero window may route
+  any vector of Euclidean norm at most ``|delta|``.
+
+Each rule is a projection: the nearest valid gradient to the candidate's is computed and the
+candidate is compared with it, so the figures say how far from valid it is.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .battery import Key, Runner, tolerance_dtype
+from .cases import Case
+from .adapters.base import BadReturn
+from .compare import compare, describe_value
+from .oracles.torch_oracle import torch_run
+from .records import Record
+from .tolerances import magnitudes
+
+__all__ = ["evaluate_kink", "project_simplex", "MAX_ONE_HOT"]
+
+#: Kink cases with more outputs than this are judged without the one-hot routes.
+MAX_ONE_HOT = 96
+
+
+def project_simplex(v: np.ndarray) -> np.ndarray:
+    """Euclidean projection of a vector onto the probability simplex {p >= 0, sum p = 1}."""
+    if v.size == 0:
+        return v
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u) - 1.0
+    k = np.nonzero(u - css / np.arange(1, v.size + 1) > 0)[0][-1]
+    return np.maximum(v - css[k] / (k + 1), 0.0)
+
+
+def _window_masks(case: Case):
+    """For each output element (n, c, i, j): the flat indices of its window's units in x."""
+    n_, c_, h, w = case.inputs["x"].shape
+    (kh, kw), (sh, sw), (ph, pw) = case.params["kernel_size"], case.params["stride"], case.params["padding"]
+    ho = (h + 2 * ph - kh) // sh + 1
+    wo = (w + 2 * pw - kw) // sw + 1
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(ho):
+                for j in range(wo):
+                    rows = np.arange(i * sh - ph, i * sh - ph + kh)
+                    cols = np.arange(j * sw - pw, j * sw - pw + kw)
+                    rows, cols = rows[(rows >= 0) & (rows < h)], cols[(cols >= 0) & (cols < w)]
+                    yield (n, c, i, j), (n, c, rows[:, None], cols[None, :])
+
+
+def _array(value, shape) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.shape != shape:
+        raise BadReturn(f"backward returned {describe_value(value)} for a one-hot delta, expected shape {shape}")
+    return value.astype(np.float64)
+
+
+def _route_projection(run: Runner, case: Case, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the candidate's dx for case.delta, the nearest gradient that obeys ``rule``)."""
+    x = case.inputs["x"]
+    dx = _array(run.backward(case)[0], x.shape)
+    expected = np.zeros_like(x)
+    for out_idx, win in _window_masks(case):
+        e = np.zeros(case.delta.shape, dtype=case.dtype)
+        e[out_idx] = 1
+        g = _array(run.backward(case, e)[0], x.shape)
+        vals = x[win]
+        if rule == "max":
+            is_max = vals == vals.max()
+            p = np.zeros_like(vals)
+            p[is_max] = project_simplex(g[win][is_max])
+        else:
+            norm = float(np.sqrt((vals**2).sum()))
+            if norm > 0:
+                p = vals / norm
+            else:
+                v = g[win]
+                p = v / max(1.0, float(np.sqrt((v**2).sum())))
+        routed = np.zeros_like(x)
+        routed[win] = p
+        expected += case.delta[out_idx] * routed
+    return dx, expected
+
+
+def _relu_conventions(case: Case):
+    """Gradients of conv2d+ReLU under f'(0) = 0, 1/2, 1."""
+    from .ops import SPECS
+
+    conv = SPECS["conv2d"]
+    z, _ = torch_run(conv, case.inputs, case.params, np.zeros(conv.out_shape(case.shapes, case.params)))
+    for c in (0.0, 0.5, 1.0):
+        fprime = np.where(z > 0, 1.0, np.where(z < 0, 0.0, c))
+        yield c, torch_run(conv, case.inputs, case.params, case.delta * fprime)[1]
+
+
+def evaluate_kink(run: Runner, case: Case) -> dict[Key, Record]:
+    """Forward against torch and every gradient against its subgradient rule, on a kink case."""
+    spec, label = run.spec, run.label
+    dt = tolerance_dtype(run.impl, label, case.dtype)
+    K = spec.reduction(case.shapes, case.params)
+    mags = magnitudes(spec, case)
+    o_true, _ = torch_run(spec, case.inputs, case.params, case.delta)
+    out: dict[Key, Record] = {
+        ("forward", "torch"): compare(run.forward(case), o_true, case=case, quantity="forward", oracle="torch",
+                                      reduction=K["forward"], magnitude=mags["forward"], dtype=dt)
+    }
+    grads = dict(zip(spec.grads, run.backward(case)))
+
+    def cmp(q: str, expected: np.ndarray, actual=None) -> Record:
+        return compare(grads[q] if actual is None else actual, expected, case=case, quantity=q, oracle="subgradient",
+                       reduction=K[q], magnitude=mags[q], dtype=dt)
+
+    if spec.kinks == "relu" and not spec.is_conv:
+        x, d, a = case.inputs["x"], case.delta, grads["dx"]
+        exact = np.where(x > 0, d, 0.0)
+        if isinstance(a, np.ndarray) and a.shape == x.shape:
+            lo, hi = np.minimum(0, d), np.maximum(0, d)
+            exact = np.where(x == 0, np.clip(np.nan_to_num(np.asarray(a, np.float64)), lo, hi), exact)
+        out[("dx", "subgradient")] = cmp("dx", exact)
+    elif spec.kinks == "relu":
+        best: list[Record] | None = None
+        for c, conv_grads in _relu_conventions(case):
+            recs = [cmp(g, conv_grads[g]) for g in spec.grads]
+            if best is None or sum(r.status == "fail" for r in recs) < sum(r.status == "fail" for r in best):
+                best = recs
+                for r in recs:
+                    r.message = r.message or f"follows f'(0) = {c:g}"
+        out.update({(r.quantity, "subgradient"): r for r in best or []})
+    elif not (isinstance(grads["dx"], np.ndarray) and grads["dx"].shape == case.inputs["x"].shape):
+        out[("dx", "subgradient")] = cmp("dx", np.zeros(case.inputs["x"].shape))  # says what came back instead
+    elif case.delta.size <= MAX_ONE_HOT:
+        dx, expected = _route_projection(run, case, spec.kinks)
+        out[("dx", "subgradient")] = cmp("dx", expected, actual=dx)
+    return out
