@@ -1,0 +1,213 @@
+"""The ``gradcheck`` command line.
+
+- ``gradcheck check TARGET``: check an implementation (``reference`` for the built-in one);
+- ``gradcheck equations``: the ledger of the seed's numbered equations;
+- ``gradcheck bench``: the harness against ``torch.autograd.gradcheck`` and torch's kernels.
+
+Exit status: 0 all checks passed (or the command ran, for ``equations``/``bench``); 1 a check
+failed or the candidate errored; 2 bad arguments or a target that cannot be loaded (one line
+on stderr, no traceback); 130 interrupted (what was done is still reported, marked incomplete).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _ops(text: str) -> list[str]:
+    ops = [o.strip() for o in text.split(",") if o.strip()]
+    if not ops:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of ops")
+    return ops
+
+
+def default_report_path(target: str) -> str:
+    """``reports/<target>.html`` with the target's name made safe for a file name."""
+    stem = os.path.splitext(os.path.basename(target.rstrip("/\\").split(":")[0]))[0] or "target"
+    if ":" in target:
+        stem += "-" + target.rsplit(":", 1)[1]
+    return os.path.join("reports", re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) + ".html")
+
+
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    from .adapters import APIS
+    from .config import PROFILES
+    from .protocol import OP_NAMES
+
+    p = sub.add_parser(
+        "check",
+        help="check an implementation against finite differences, torch and scipy",
+        description="Check the forward and backward of every op TARGET provides. TARGET is `reference`, a module "
+        "(mypkg.layers), a file (path/to/layers.py), optionally followed by :attribute. Ops: " + ", ".join(OP_NAMES),
+    )
+    p.add_argument("target")
+    p.add_argument("--api", choices=APIS, default="native", help="the calling convention (default: native)")
+    p.add_argument("--ops", type=_ops, help="comma-separated ops to check (default: all the target provides)")
+    p.add_argument("--profile", choices=list(PROFILES), default=None, help="hypothesis profile (default: ci, or $GRADCHECK_PROFILE)")
+    p.add_argument("--max-examples", type=_positive_int, help="smooth cases per op (default: the profile's)")
+    p.add_argument("--kink-examples", type=_non_negative_int, help="kink and tie cases per op (default: the profile's)")
+    p.add_argument("--seed", type=_non_negative_int, help="randomise case generation reproducibly")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype given to the candidate")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (torch API only)")
+    p.add_argument("--allow-tf32", action="store_true", help="leave TF32 on for CUDA convs (and judge them by TF32's roundoff)")
+    p.add_argument("--timeout", type=_positive_float, default=20.0, help="seconds one candidate call may take (default 20)")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="ops checked at once, each in its own process")
+    p.add_argument("--json", metavar="PATH", help="write the records as JSON")
+    p.add_argument("--report", metavar="PATH", help="HTML report path (default reports/<target>.html)")
+    p.add_argument("--no-report", action="store_true", help="write no HTML report")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_run_check)
+
+
+def _write_outputs(run, args) -> list[str]:
+    from .records import write_json_atomic
+
+    notes = []
+    if args.json:
+        write_json_atomic(args.json, run.to_dict())
+        notes.append(f"JSON: {args.json}")
+    if not args.no_report:
+        path = args.report or default_report_path(args.target)
+        try:
+            from .report import write_html
+        except ImportError:
+            write_html = None
+        if write_html is not None:
+            write_html(run, path)
+            notes.append(f"report: {path}")
+    return notes
+
+
+def _summary(run) -> str:
+    try:
+        from .report.terminal import format_summary
+    except ImportError:
+        format_summary = None
+    if format_summary is not None:
+        return format_summary(run, color=sys.stdout.isatty())
+    lines = [f"{r.op:16s} {r.quantity:20s} {r.oracle:12s} {r.status}" for r in run.records]
+    return "\n".join(lines)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from .adapters import LoadError
+    from .config import RunConfig
+    from .records import RunResult
+    from .runner import run_check
+
+    try:
+        cfg = RunConfig(
+            ops=args.ops, profile=args.profile or RunConfig().profile, max_examples=args.max_examples,
+            kink_examples=args.kink_examples, seed=args.seed, timeout=args.timeout, dtype=args.dtype,
+            device=args.device, allow_tf32=args.allow_tf32, jobs=args.jobs,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"gradcheck: error: {exc}\n")
+        return 2
+    if args.device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", args.device):
+        sys.stderr.write(f"gradcheck: error: --device must be cpu or cuda[:N], got {args.device!r}\n")
+        return 2
+    run = RunResult(target=args.target, api=args.api)
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    status = 0
+    try:
+        run_check(args.target, args.api, cfg, progress=progress, result=run)
+    except LoadError as exc:
+        sys.stderr.write(f"gradcheck: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        run.complete = False
+        status = 130
+        sys.stderr.write("gradcheck: interrupted; writing what was checked so far (marked incomplete)\n")
+    print(_summary(run))
+    for note in _write_outputs(run, args):
+        print(note)
+    if status:
+        return status
+    return 0 if run.passed else 1
+
+
+def _add_optional(sub: argparse._SubParsersAction, name: str, module: str, help_text: str) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return
+    p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip().splitlines()[0])
+    mod.add_arguments(p)
+    p.set_defaults(func=mod.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gradcheck", description="Gradient verification for convolution, activation and pooling layers.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"gradcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_check(sub)
+    _add_optional(sub, "equations", "gradcheck.ledger.cli", "check every numbered equation of the seed as printed")
+    _add_optional(sub, "bench", "gradcheck.bench", "time the harness against torch.autograd.gradcheck and torch's kernels")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write("gradcheck: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

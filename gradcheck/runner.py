@@ -1,0 +1,164 @@
+"""A whole run: load the target, check each op (isolated), gather records into a RunResult."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import shlex
+import signal
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from .adapters import LoadError, load
+from .config import RunConfig
+from .ops import SPECS
+from .records import Record, RunResult
+
+__all__ = ["run_check", "versions", "select_ops", "add_repro", "merge_coverage"]
+
+
+def versions() -> dict[str, str]:
+    """Versions of the harness and of what it stands on."""
+    out = {"python": platform.python_version()}
+    for name in ("gradcheck", "numpy", "scipy", "torch", "hypothesis"):
+        try:
+            mod = __import__(name)
+            out[name] = str(getattr(mod, "__version__", "?"))
+        except ImportError:
+            out[name] = "missing"
+    out["harness"] = out.pop("gradcheck")
+    return out
+
+
+def select_ops(available: dict[str, str], wanted: list[str] | None) -> list[tuple[str, str]]:
+    """``[(label, op)]`` to run; unknown names raise ``LoadError`` listing the known ones."""
+    if not wanted:
+        return list(available.items())
+    unknown = [w for w in wanted if w not in available]
+    if unknown:
+        raise LoadError(f"unknown op{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                        f"choose from {', '.join(available)}")
+    return [(w, available[w]) for w in wanted]
+
+
+def _py(value: Any) -> str:
+    return json.dumps(value)
+
+
+def add_repro(rec: Record, target: str, api: str, cfg: RunConfig) -> None:
+    """Attach a command and a Python snippet that reproduce a failing record."""
+    if rec.status not in ("fail", "error"):
+        return
+    cmd = ["gradcheck", "check", target, "--api", api, "--ops", rec.op, "--profile", cfg.profile]
+    if cfg.seed is not None:
+        cmd += ["--seed", str(cfg.seed)]
+    if cfg.dtype != "float64":
+        cmd += ["--dtype", cfg.dtype]
+    if cfg.device != "cpu":
+        cmd += ["--device", cfg.device]
+    rec.repro = {"command": shlex.join(cmd)}
+    ce = rec.counterexample
+    if ce is None or ce.inputs is None:
+        return
+    inputs = {k: v for k, v in ce.inputs.items() if k != "delta"}
+    params = {k: tuple(v) for k, v in ce.params.items()}
+    lines = [
+        "import numpy as np",
+        "from gradcheck.adapters import load",
+        f"impl = load({target!r}, {api!r})",
+        *[f"{k} = np.array({_py(v)}, dtype={ce.dtype!r})" for k, v in inputs.items()],
+        f"delta = np.array({_py(ce.inputs['delta'])}, dtype={ce.dtype!r})",
+        f"params = {params!r}",
+        f"inputs = {{{', '.join(f'{k!r}: {k}' for k in inputs)}}}",
+        f"out = impl.forward({rec.op!r}, inputs, params)",
+        f"grads = impl.backward({rec.op!r}, delta, inputs, params)",
+    ]
+    op = rec.op.split(":")[0]
+    if op in SPECS:
+        lines += [
+            "# the truth, from torch autograd in float64:",
+            "from gradcheck.ops import SPECS",
+            "from gradcheck.oracles.torch_oracle import torch_run",
+            f"expected_out, expected_grads = torch_run(SPECS[{op!r}], inputs, params, delta)",
+        ]
+    rec.repro["python"] = "\n".join(lines)
+
+
+def merge_coverage(cov: dict[str, dict[str, list[Any]]], label: str, seen: list[dict[str, Any]]) -> None:
+    """Fold the dimensions of the cases seen for ``label`` into ``cov`` (distinct values, sorted)."""
+    dims = cov.setdefault(label, {})
+    for item in seen:
+        for k, v in item.items():
+            vals = dims.setdefault(k, [])
+            if v not in vals:
+                vals.append(v)
+    for k in dims:
+        dims[k].sort(key=lambda v: json.dumps(v))
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def run_check(target: str, api: str, cfg: RunConfig, *, progress: Callable[[str], None] | None = None,
+              result: RunResult | None = None) -> RunResult:
+    """Check ``target`` through the ``api`` adapter; never raises for what the candidate does.
+
+    Raises :class:`LoadError` when the target cannot be loaded or ``cfg.ops`` names unknown
+    ops. On ``KeyboardInterrupt`` / ``SIGTERM`` the partial result (``complete=False``) is in
+    ``result`` (pass one in to keep it) and the interrupt is re-raised.
+    """
+    impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
+    labels = select_ops(impl.ops(), cfg.ops)
+    run = result if result is not None else RunResult(target=target, api=api)
+    run.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    run.seed, run.profile, run.device, run.versions = cfg.seed, cfg.profile, cfg.device, versions()
+    run.complete = False
+    t0 = time.perf_counter()
+    done: dict[str, list[Record]] = {}
+
+    def on_done(label: str, records: list[Record], coverage: list) -> None:
+        for r in records:
+            add_repro(r, target, api, cfg)
+        done[label] = records
+        run.records = [r for lab, _ in labels if lab in done for r in done[lab]]
+        merge_coverage(run.coverage, label, coverage)
+        run.duration_s = time.perf_counter() - t0
+        if progress:
+            counts = {s: sum(r.status == s for r in records) for s in ("pass", "fail", "error", "not-provided")}
+            text = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+            progress(f"[{len(done)}/{len(labels)}] {label}: {text}")
+
+    from .explore import check_op
+
+    with _sigterm_as_interrupt():
+        provided = []
+        for label, op in labels:
+            if impl.missing(label) is not None:
+                on_done(label, check_op(impl, label, op, cfg), [])  # not-provided records, no candidate call
+            else:
+                provided.append((label, op))
+        if cfg.isolate:
+            from .worker import run_ops_isolated
+
+            run_ops_isolated(target, api, provided, cfg, on_done)
+        else:
+            for label, op in provided:
+                cov: list = []
+                on_done(label, check_op(impl, label, op, cfg, cov), cov)
+    run.complete = True
+    run.duration_s = time.perf_counter() - t0
+    return run
