@@ -391,3 +391,14 @@ def test_terminal_summary_verdicts():
     assert format_summary(ok).splitlines()[-1].startswith("PASSED: 1 pass")
     ok.complete = False
     assert format_summary(ok).splitlines()[-1].startswith("INCOMPLETE")
+
+
+def test_arrays_of_unknown_layout_are_labelled_by_index():
+    from gradcheck.report.html import value_view
+
+    view = value_view(np.arange(8.0).reshape(2, 2, 2).tolist())
+    assert view.kind == "array" and view.shape == "2×2×2"
+    assert [ch.label for ch in view.channels] == ["[0, :, :]", "[1, :, :]"]
+    assert view.channels[1].tables[0][1] == [["4", "5"], ["6", "7"]]
+    assert value_view([1, 2, 3]).kind == "scalar"  # short vectors print inline
+    assert value_view(np.zeros((20, 20))).kind == "text"  # too large to tabulate

@@ -171,8 +171,13 @@ def _ordered(seen: list[str], preferred: tuple[str, ...]) -> list[str]:
 
 
 def _array_channels(named: list[tuple[str, np.ndarray]], bad: np.ndarray | None,
-                    digits: int = 4) -> list[ArrayChannel]:
-    """Per-channel tables of same-shaped (N, C, H, W) arrays (caller checks the size)."""
+                    digits: int = 4, ndim: int | None = None) -> list[ArrayChannel]:
+    """Per-channel tables of same-shaped (N, C, H, W) arrays (caller checks the size).
+
+    Channels are labelled ``n=i c=j`` (records' arrays are NCHW by contract) or, given the
+    arrays' original ``ndim``, by their leading index (``[j, :, :]``), for arrays whose
+    layout is not known.
+    """
     n, c = named[0][1].shape[:2]
     out = []
     for i in range(n):
@@ -180,7 +185,12 @@ def _array_channels(named: list[tuple[str, np.ndarray]], bad: np.ndarray | None,
             tables = [(name, [[fmt_num(v, digits) for v in row] for row in a[i, j].tolist()])
                       for name, a in named]
             mask = None if bad is None else bad[i, j].tolist()
-            label = f"n={i} c={j}" if n * c > 1 else ""
+            if n * c == 1:
+                label = ""
+            elif ndim is None:
+                label = f"n={i} c={j}"
+            else:
+                label = f"[{j}, :, :]" if ndim == 3 else f"[{i}, {j}, :, :]"
             out.append(ArrayChannel(label=label, tables=tables, bad=mask))
     return out
 
@@ -209,11 +219,14 @@ def value_view(value: Any) -> ValueView:
     shape = fmt_shape(list(np.shape(np.array(value, dtype=float))))
     if not _small(a):
         return ValueView("text", shape=shape, text=_clip(show(value)))
-    return ValueView("array", shape=shape, channels=_array_channels([("", a)], None))
+    return ValueView("array", shape=shape,
+                     channels=_array_channels([("", a)], None, ndim=int(depth)))
 
 
 def _clip(text: str, limit: int = 1500) -> str:
-    return text if len(text) <= limit else text[:limit] + f" … ({len(text) - limit} more characters)"
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f" … ({len(text) - limit} more characters)"
 
 
 def _record_view(rec: Record, anchor: str) -> RecordView:

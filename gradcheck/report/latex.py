@@ -9,6 +9,8 @@ markup. Anything it does not know is shown as the escaped source text.
 """
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup, escape
 
 __all__ = ["latex_to_html"]
@@ -198,6 +200,11 @@ class _Parser:
             return _SPACES[name]
         if name == "\\":
             return "<br>"
+        if name in ("left", "right"):
+            self._skip_spaces()
+            if self._peek() == ".":  # the invisible delimiter
+                self.i += 1
+            return ""
         if name in _IGNORED:
             return ""
         if name in _SKIP_ARG:
@@ -246,9 +253,6 @@ def latex_to_html(source: str | None) -> Markup:
         body = _Parser(text).sequence(False)
     except (ValueError, RecursionError, IndexError):
         body = str(escape(text))
-    # collapse leading/trailing breaks left by align environments
-    while body.startswith("<br>"):
-        body = body[4:]
-    while body.endswith("<br>") or body.endswith(" "):
-        body = body[:-4] if body.endswith("<br>") else body[:-1]
+    # drop the breaks and spaces an align environment leaves at either end
+    body = re.sub(r"^(?:\s|<br>)+|(?:\s|<br>)+$", "", body)
     return Markup(f'<span class="math">{body}</span>')
