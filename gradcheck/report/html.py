@@ -251,7 +251,7 @@ def _record_view(rec: Record, anchor: str) -> RecordView:
             if error is not None and error.shape == expected.shape:
                 bad = (error > 1) | np.isnan(error)
             view.array_channels = _array_channels(
-                [("expected", expected), ("actual", actual), ("actual − expected",
+                [("expected", expected), ("actual", actual), ("difference",
                                                                actual - expected)], bad)
     if rec.convergence:
         view.convergence = convergence_svg(rec.convergence)
