@@ -251,8 +251,8 @@ def _record_view(rec: Record, anchor: str) -> RecordView:
             if error is not None and error.shape == expected.shape:
                 bad = (error > 1) | np.isnan(error)
             view.array_channels = _array_channels(
-                [("expected", expected), ("actual", actual), ("difference",
-                                                               actual - expected)], bad)
+                [("expected", expected), ("actual", actual),
+                 ("difference", actual - expected)], bad)
     if rec.convergence:
         view.convergence = convergence_svg(rec.convergence)
         view.slope = fit_slope(rec.convergence)
