@@ -1,0 +1,214 @@
+"""Separable window reductions on flat arrays (private): the engine of the pooling layers.
+
+A pooling window is a product of a row interval and a column interval, so a reduction over it
+(max, sum) factorises into a pass along W followed by a pass along H, and its transpose (the
+scatter of one value per window onto the window's units) into the two passes in reverse.
+Both passes run on the *flattened* batch, where "the element n columns to the right" is a
+shift of the flat index by ``n`` and "m rows down" a shift by ``m*Wp``: every step is a single
+1-D numpy operation over the whole batch (no per-row iteration in numpy's inner loops). Flat
+positions whose window would straddle a row or plane boundary are computed too, and dropped:
+only positions of real windows are ever gathered.
+
+Geometry (one (Hp, Wp) plane per (N, C), ``P = N*C`` planes, ``Wp`` a multiple of ``s_w``):
+
+* W-pass: ``A[g] = op_{n < k_w} X[g*s_w + n]`` on the column grid ``g = r*Wq + j``
+  (``r`` the row over all planes, ``Wq = Wp / s_w``). ``X[g*s_w + n]`` is
+  ``phase[n % s_w][g + n // s_w]`` with ``phase[r] = X[r::s_w]``.
+* H-pass: ``B[f] = op_{m < k_h} A[f + m*Wq]``.
+* gather: ``o[p, i, j] = B[(p*Hp + i*s_h)*Wq + j]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from numpy.typing import NDArray
+
+from ._windows import Pair
+
+__all__ = ["Grid", "make_grid", "pad_flat", "window_reduce", "window_argmax", "window_scatter", "unpad_flat"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Geometry of a pooling op on a padded, flattened batch.
+
+    ``padded`` is (N, C, Hp, Wp): the input with its padding on every side plus, on the right,
+    the few extra columns that make ``Wp`` a multiple of ``s_w``.
+    """
+
+    padded: tuple[int, int, int, int]
+    kernel: Pair
+    stride: Pair
+    out_hw: Pair
+
+    @property
+    def planes(self) -> int:
+        return self.padded[0] * self.padded[1]
+
+    @property
+    def size(self) -> int:
+        """Number of elements of the padded batch."""
+        return self.planes * self.padded[2] * self.padded[3]
+
+    @property
+    def wq(self) -> int:
+        """Row length of the column grid (``Wp / s_w``)."""
+        return self.padded[3] // self.stride[1]
+
+    @property
+    def n_w(self) -> int:
+        """Length of the W-pass output: one past the last column-grid position the H-pass reads."""
+        return (self.planes * self.padded[2] - 1) * self.wq + self.out_hw[1]
+
+    @property
+    def n_h(self) -> int:
+        """Length of the H-pass output: one past the last position that is gathered."""
+        p, hp, (ho, wo), sh = self.planes, self.padded[2], self.out_hw, self.stride[0]
+        return ((p - 1) * hp + (ho - 1) * sh) * self.wq + wo
+
+    def windows(self, a: NDArray, start: int = 0) -> NDArray:
+        """View (P, Ho, Wo) of a contiguous column-grid array: element ``[p, i, j]`` is
+        ``a[start + (p*Hp + i*s_h)*Wq + j]``, the corner of window (i, j) shifted by ``start``.
+
+        Only indices below ``start + n_h`` are touched, so ``a`` needs ``start + n_h`` elements.
+        """
+        p, hp, (ho, wo), sh, wq = self.planes, self.padded[2], self.out_hw, self.stride[0], self.wq
+        item = a.itemsize
+        return as_strided(a[start:], (p, ho, wo), (hp * wq * item, sh * wq * item, item))
+
+    def gather(self, b: NDArray) -> NDArray:
+        """The window positions of a column-grid array ``b`` (length >= ``n_h``), as (N, C, Ho, Wo)."""
+        return np.ascontiguousarray(self.windows(b)).reshape(*self.padded[:2], *self.out_hw)
+
+
+def make_grid(x_shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair, out_hw: Pair) -> Grid:
+    """The :class:`Grid` of pooling an (N, C, H, W) input."""
+    n, c, h, w = x_shape
+    wp = w + 2 * padding[1]
+    wp += (-wp) % stride[1]
+    return Grid((n, c, h + 2 * padding[0], wp), kernel, stride, out_hw)
+
+
+def pad_flat(x: NDArray, grid: Grid, padding: Pair, fill: float) -> NDArray:
+    """``x`` (N, C, H, W) padded with ``fill`` to ``grid.padded`` and flattened (a view if no padding)."""
+    n, c, h, w = x.shape
+    ph, pw = padding
+    if grid.padded == x.shape:
+        return x.reshape(-1)
+    xp = np.full(grid.padded, fill, dtype=x.dtype)
+    xp[:, :, ph : ph + h, pw : pw + w] = x
+    return xp.reshape(-1)
+
+
+def unpad_flat(flat: NDArray, grid: Grid, x_shape: tuple[int, ...], padding: Pair) -> NDArray:
+    """Inverse of :func:`pad_flat`: the (N, C, H, W) interior of a flat padded array."""
+    n, c, h, w = x_shape
+    ph, pw = padding
+    full = flat.reshape(grid.padded)
+    if grid.padded == tuple(x_shape):
+        return full
+    return np.ascontiguousarray(full[:, :, ph : ph + h, pw : pw + w])
+
+
+def _phases(x_flat: NDArray, sw: int, copy: bool) -> NDArray | list[NDArray]:
+    """The ``sw`` phases ``x_flat[r::sw]`` (r < sw) of ``x_flat``.
+
+    With ``copy``, one contiguous (sw, L/sw) array (for ops that are slow on strided input);
+    otherwise a list of strided views.
+    """
+    if sw == 1:
+        return [x_flat]
+    if copy:
+        return np.ascontiguousarray(x_flat.reshape(-1, sw).T)
+    return [x_flat[r::sw] for r in range(sw)]
+
+
+def _column(phases: NDArray | list[NDArray], n: int, length: int) -> NDArray:
+    """``X[g*s_w + n]`` for ``g < length`` (the n-th column of every W-window)."""
+    sw = len(phases)
+    start = n // sw
+    return phases[n % sw][start : start + length]
+
+
+Op = Callable[..., NDArray]
+
+
+def window_reduce(x_flat: NDArray, grid: Grid, op: Op) -> NDArray:
+    """``op`` (``np.add`` or ``np.maximum``) over every window of ``x_flat``; returns (N, C, Ho, Wo)."""
+    (kh, kw), n_w, n_h, wq = grid.kernel, grid.n_w, grid.n_h, grid.wq
+    # strided reads are fast for add but slow for maximum: give maximum contiguous phases
+    phases = _phases(x_flat, grid.stride[1], copy=op is np.maximum and kw > 1)
+    a = _column(phases, 0, n_w)
+    if kw > 1:
+        a = op(a, _column(phases, 1, n_w))
+        for n in range(2, kw):
+            op(a, _column(phases, n, n_w), out=a)
+    b = a[:n_h]
+    if kh > 1:
+        b = op(b, a[wq : wq + n_h])
+        for m in range(2, kh):
+            op(b, a[m * wq : m * wq + n_h], out=b)
+    return grid.gather(b)
+
+
+def _track(best: NDArray, v: NDArray, winner: NDArray, q: int, greater: NDArray, tmp: NDArray) -> None:
+    """Running first-maximum: where ``v > best`` (strictly), set ``best = v`` and ``winner = q``.
+
+    ``q`` increases from call to call, so ``winner = max(winner, q * (v > best))``.
+    """
+    np.greater(v, best, out=greater)
+    np.maximum(best, v, out=best)
+    np.multiply(greater, winner.dtype.type(q), out=tmp)
+    np.maximum(winner, tmp, out=winner)
+
+
+def window_argmax(x_flat: NDArray, grid: Grid) -> tuple[NDArray, NDArray, NDArray]:
+    """Window maxima and the row and column offsets ``(m, n)`` of each window's winner.
+
+    The winner is the first maximal element in row-major window order: the first row holding
+    the window maximum, and in it the first column holding it. Returns ``o`` (N, C, Ho, Wo) and
+    ``m``, ``n`` (N, C, Ho, Wo) as unsigned integers.
+    """
+    (kh, kw), n_w, n_h, wq = grid.kernel, grid.n_w, grid.n_h, grid.wq
+    index = np.uint8 if max(kh, kw) <= 256 else np.uint32
+    phases = _phases(x_flat, grid.stride[1], copy=kw > 1)
+    # W-pass: a = max over the columns of each row-window, n_star = its first argmax
+    a = np.array(_column(phases, 0, n_w))
+    n_star = np.zeros(n_w, dtype=index)
+    greater, tmp = np.empty(n_w, dtype=bool), np.empty(n_w, dtype=index)
+    for n in range(1, kw):
+        _track(a, _column(phases, n, n_w), n_star, n, greater, tmp)
+    # H-pass: b = max over the rows, m_star = first row holding it, n_sel = that row's n_star
+    b = a[:n_h].copy()
+    m_star = np.zeros(n_h, dtype=index)
+    n_sel = n_star[:n_h].copy()
+    greater, tmp = greater[:n_h], tmp[:n_h]
+    for m in range(1, kh):
+        _track(b, a[m * wq : m * wq + n_h], m_star, m, greater, tmp)
+        # n_sel = where(greater, n_star shifted, n_sel), in wrapping uint8 arithmetic
+        np.subtract(n_star[m * wq : m * wq + n_h], n_sel, out=tmp)
+        np.multiply(tmp, greater, out=tmp)
+        np.add(n_sel, tmp, out=n_sel)
+    return grid.gather(b), grid.gather(m_star), grid.gather(n_sel)
+
+
+def window_scatter(g: NDArray, grid: Grid) -> NDArray:
+    """Transpose of the windowed sum: every unit gets the sum of ``g`` over the windows holding it.
+
+    ``g`` is (N, C, Ho, Wo); returns the flat padded batch (length ``grid.size``).
+    """
+    (kh, kw), (_, sw), n_w, wq = grid.kernel, grid.stride, grid.n_w, grid.wq
+    g = g.reshape(grid.planes, *grid.out_hw)
+    # H-pass transposed: row m of each window receives the window's value
+    da = np.zeros(n_w, dtype=g.dtype)
+    for m in range(kh):
+        rows = grid.windows(da, m * wq)
+        rows += g
+    # W-pass transposed: column n of each row-window receives the row-window's value
+    dx = np.zeros(grid.size, dtype=g.dtype)
+    for n in range(kw):
+        dx[n : n + sw * (n_w - 1) + 1 : sw] += da
+    return dx
