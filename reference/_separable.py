@@ -19,8 +19,8 @@ Geometry (one (Hp, Wp) plane per (N, C), ``P = N*C`` planes, ``Wp`` a multiple o
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided

@@ -6,7 +6,7 @@ an element-wise map (the ``f'(x^l_{i',j'})`` factor of eqs. 19-22).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

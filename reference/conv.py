@@ -132,9 +132,9 @@ def conv2d_forward(
 
 
 def conv2d_input_grad(
-    delta: NDArray,
+    delta: ArrayLike,
     x_shape: tuple[int, int, int, int],
-    w: NDArray,
+    w: ArrayLike,
     *,
     stride: IntPair = 1,
     padding: IntPair = 0,
@@ -164,20 +164,27 @@ def conv2d_input_grad(
     -------
     array (N, C, H, W)
     """
-    n, c, h, wd = x_shape
+    dtype = result_dtype(np.asarray(delta), np.asarray(w))
+    delta, w = as_float_array(delta, dtype), as_float_array(w, dtype)
+    n, c, h, wd = (int(v) for v in x_shape)
+    if w.ndim != 4 or w.shape[1] != c:
+        raise ValueError(f"w must be (D, {c}, k1, k2) for an input of shape {tuple(x_shape)}, got {w.shape}")
     dn, kh, kw = w.shape[0], w.shape[2], w.shape[3]
-    s, p, d = pair(stride, "stride", minimum=1), pair(padding, "padding"), pair(dilation, "dilation", minimum=1)
-    ho, wo = delta.shape[2:]
+    s = pair(stride, "stride", minimum=1)
+    p = pair(padding, "padding")
+    d = pair(dilation, "dilation", minimum=1)
+    ho, wo = conv_output_hw((h, wd), (kh, kw), s, p, d)
+    check_delta(delta, (n, dn, ho, wo), "conv2d_input_grad")
     frame_hw = (h + d[0] * (kh - 1), wd + d[1] * (kw - 1))
     frame = np.zeros((n, dn, *frame_hw), dtype=delta.dtype)
     src: list[slice] = []
     dst: list[slice] = []
     for size, k, st, pd, dl, out in zip(frame_hw, (kh, kw), s, p, d, (ho, wo)):
-        off = dl * (k - 1) - pd  # frame index of delta[0] (eq. 20: i' = i*s + m*d - p)
+        off = dl * (k - 1) - pd  # delta[i] sits at frame index i*s + off
         lo = 0 if off >= 0 else (-off + st - 1) // st  # first delta index landing inside
         hi = min(out, (size - 1 - off) // st + 1)  # one past the last one inside
         if hi <= lo:
-            return np.zeros(x_shape, dtype=delta.dtype)
+            return np.zeros((n, c, h, wd), dtype=delta.dtype)
         start = off + lo * st
         dst.append(slice(start, start + st * (hi - lo - 1) + 1, st))
         src.append(slice(lo, hi))

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._windows import IntPair, as_float_array, check_delta, result_dtype
 from .activations import ACTIVATIONS
-from .conv import _geometry, conv2d_backward, conv2d_forward, conv2d_input_grad
+from .conv import conv2d_backward, conv2d_forward, conv2d_input_grad
 
 __all__ = [
     "conv2d_activation_forward",
@@ -146,9 +146,6 @@ def layer_delta(
     _, fprime = _activation(activation)
     dtype = result_dtype(np.asarray(delta_next), np.asarray(w_next), np.asarray(x_l))
     delta_next, w_next, x_l = (as_float_array(a, dtype) for a in (delta_next, w_next, x_l))
-    # shapes are checked by layer l+1's forward geometry (the bias only needs its shape)
-    _, _, _, out_hw = _geometry(x_l, w_next, np.zeros(w_next.shape[0], dtype), stride, padding, dilation)
-    check_delta(delta_next, (x_l.shape[0], w_next.shape[0], *out_hw), "layer_delta")
     d_o = conv2d_input_grad(delta_next, x_l.shape, w_next, stride=stride, padding=padding, dilation=dilation)
     return d_o * fprime(x_l)
 

@@ -12,7 +12,7 @@ they hold their parameters, the network holds the cached layer inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -113,7 +113,7 @@ class PoolLayer:
 
     mode: str
     kernel_size: IntPair
-    stride: Union[IntPair, None] = None
+    stride: IntPair | None = None
     padding: IntPair = 0
     kind: str = "pool"
 

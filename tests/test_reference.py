@@ -323,7 +323,8 @@ def test_mse_matches_half_sum_of_squares():
     e = R.mse_forward(y, t)
     assert e.shape == ()
     assert_allclose(e, et.item(), **F64)
-    assert_allclose(R.mse_backward(np.asarray(2.5), y, t), 2.5 * torch_grads(et, [yt], np.asarray(1.0))[0], **F64)
+    expected = 2.5 * torch_grads(et, [yt], np.asarray(1.0))[0]
+    assert_allclose(R.mse_backward(np.asarray(2.5), y, t), expected, **F64)
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (4, 7, 3)], ids=["batch1-scalar", "batch4"])
@@ -424,7 +425,8 @@ def torch_network(net: R.Network, x: np.ndarray, t: np.ndarray):
         p = {}
         if isinstance(layer, R.ConvLayer):
             p = {"dw": t64(layer.w), "db": t64(layer.b)}
-            o = F.conv2d(o, p["dw"], p["db"], stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
+            hyper = {"stride": layer.stride, "padding": layer.padding, "dilation": layer.dilation}
+            o = F.conv2d(o, p["dw"], p["db"], **hyper)
         elif isinstance(layer, R.ActivationLayer):
             o = TORCH_ACT[layer.name](o)
         elif isinstance(layer, R.PoolLayer):
