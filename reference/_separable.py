@@ -61,23 +61,23 @@ class Grid:
     @property
     def n_w(self) -> int:
         """Length of the W-pass output: one past the last column-grid position the H-pass reads."""
-        return (self.planes * self.padded[2] - 1) * self.wq + self.out_hw[1]
+        return max(0, (self.planes * self.padded[2] - 1) * self.wq + self.out_hw[1])
 
     @property
     def n_h(self) -> int:
         """Length of the H-pass output: one past the last position that is gathered."""
         p, hp, (ho, wo), sh = self.planes, self.padded[2], self.out_hw, self.stride[0]
-        return ((p - 1) * hp + (ho - 1) * sh) * self.wq + wo
+        return max(0, ((p - 1) * hp + (ho - 1) * sh) * self.wq + wo)
 
     def windows(self, a: NDArray, start: int = 0) -> NDArray:
-        """View (P, Ho, Wo) of a contiguous column-grid array: element ``[p, i, j]`` is
+        """View (P, Ho, Wo) of a 1-D column-grid array: element ``[p, i, j]`` is
         ``a[start + (p*Hp + i*s_h)*Wq + j]``, the corner of window (i, j) shifted by ``start``.
 
         Only indices below ``start + n_h`` are touched, so ``a`` needs ``start + n_h`` elements.
         """
         p, hp, (ho, wo), sh, wq = self.planes, self.padded[2], self.out_hw, self.stride[0], self.wq
-        item = a.itemsize
-        return as_strided(a[start:], (p, ho, wo), (hp * wq * item, sh * wq * item, item))
+        step = a.strides[0]  # a may be a strided 1-D view
+        return as_strided(a[start:], (p, ho, wo), (hp * wq * step, sh * wq * step, step))
 
     def gather(self, b: NDArray) -> NDArray:
         """The window positions of a column-grid array ``b`` (length >= ``n_h``), as (N, C, Ho, Wo)."""

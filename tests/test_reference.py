@@ -228,6 +228,7 @@ POOL_CASES = {
     "uncovered-last-row-col": ((1, 1, 7, 7), 2, 2, 0),
     "window-is-whole-input": ((2, 1, 3, 4), (3, 4), None, 0),
     "1x1": ((1, 2, 3, 3), 1, 1, 0),
+    "1x1-stride-gt-1": ((2, 1, 7, 8), 1, (2, 3), 0),
     "odd-width-stride": ((2, 2, 8, 7), (2, 2), (2, 3), (1, 0)),
 }
 
