@@ -4,10 +4,10 @@ A pooling window is a product of a row interval and a column interval, so a redu
 (max, sum) factorises into a pass along W followed by a pass along H, and its transpose (the
 scatter of one value per window onto the window's units) into the two passes in reverse.
 Both passes run on the *flattened* batch, where "the element n columns to the right" is a
-shift of the flat index by ``n`` and "m rows down" a shift by ``m*Wp``: every step is a single
-1-D numpy operation over the whole batch (no per-row iteration in numpy's inner loops). Flat
-positions whose window would straddle a row or plane boundary are computed too, and dropped:
-only positions of real windows are ever gathered.
+shift of the flat index by ``n`` and "m rows down" a shift by ``m`` row lengths: every step
+is a single 1-D numpy operation over the whole batch (no per-row iteration in numpy's inner
+loops). Flat positions whose window would straddle a row or plane boundary are computed too,
+and dropped: only positions of real windows are ever gathered.
 
 Geometry (one (Hp, Wp) plane per (N, C), ``P = N*C`` planes, ``Wp`` a multiple of ``s_w``):
 
@@ -165,12 +165,14 @@ def _track(best: NDArray, v: NDArray, winner: NDArray, q: int, greater: NDArray,
     np.maximum(winner, tmp, out=winner)
 
 
-def window_argmax(x_flat: NDArray, grid: Grid) -> tuple[NDArray, NDArray, NDArray]:
+def window_argmax(
+    x_flat: NDArray, grid: Grid, *, values: bool = True
+) -> tuple[NDArray | None, NDArray, NDArray]:
     """Window maxima and the row and column offsets ``(m, n)`` of each window's winner.
 
     The winner is the first maximal element in row-major window order: the first row holding
-    the window maximum, and in it the first column holding it. Returns ``o`` (N, C, Ho, Wo) and
-    ``m``, ``n`` (N, C, Ho, Wo) as unsigned integers.
+    the window maximum, and in it the first column holding it. Returns ``o`` (N, C, Ho, Wo),
+    or None unless ``values``, and ``m``, ``n`` (N, C, Ho, Wo) as unsigned integers.
     """
     (kh, kw), n_w, n_h, wq = grid.kernel, grid.n_w, grid.n_h, grid.wq
     index = np.uint8 if max(kh, kw) <= 256 else np.uint32
@@ -192,7 +194,7 @@ def window_argmax(x_flat: NDArray, grid: Grid) -> tuple[NDArray, NDArray, NDArra
         np.subtract(n_star[m * wq : m * wq + n_h], n_sel, out=tmp)
         np.multiply(tmp, greater, out=tmp)
         np.add(n_sel, tmp, out=n_sel)
-    return grid.gather(b), grid.gather(m_star), grid.gather(n_sel)
+    return (grid.gather(b) if values else None), grid.gather(m_star), grid.gather(n_sel)
 
 
 def window_scatter(g: NDArray, grid: Grid) -> NDArray:

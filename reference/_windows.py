@@ -21,7 +21,6 @@ __all__ = [
     "as_float_array",
     "check_delta",
     "conv_output_hw",
-    "crop2d",
     "offset_view",
     "offsets",
     "pad2d",
@@ -104,15 +103,6 @@ def pad2d(x: NDArray, padding: Pair, value: float = 0.0) -> NDArray:
     xp = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
     xp[:, :, ph : ph + h, pw : pw + w] = x
     return xp
-
-
-def crop2d(a: NDArray, padding: Pair) -> NDArray:
-    """Remove ``padding`` from both sides of the last two axes of ``a`` (a contiguous copy if cropped)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return a
-    h, w = a.shape[-2:]
-    return np.ascontiguousarray(a[..., ph : h - ph, pw : w - pw])
 
 
 def offsets(kernel: Pair) -> Iterator[tuple[int, int, int]]:

@@ -164,7 +164,7 @@ def max_pool2d_backward(
     dx : array (N, C, H, W)
     """
     delta, x, p, grid = _backward_args(delta, x, kernel_size, stride, padding, "max_pool2d_backward")
-    _, m, n = sep.window_argmax(sep.pad_flat(x, grid, p, -np.inf), grid)
+    _, m, n = sep.window_argmax(sep.pad_flat(x, grid, p, -np.inf), grid, values=False)
     # flat index, in the padded batch, of each window's winner: its corner plus (m, n)
     (sh, sw), (ho, wo), (hp, wp) = grid.stride, grid.out_hw, grid.padded[2:]
     target = np.multiply(m, wp, dtype=np.intp)
