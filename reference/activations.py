@@ -36,12 +36,12 @@ __all__ = [
 
 
 def relu(x: NDArray) -> NDArray:
-    """``f(x) = max(0, x)`` (the seed's ReLU). Ledger: eq8."""
+    """``f(x) = max(0, x)`` (the seed's ReLU), element-wise on ``x`` of any shape. Ledger: eq8."""
     return np.maximum(x, 0)
 
 
 def relu_prime(x: NDArray) -> NDArray:
-    """``f'(x) = 1 if x > 0 else 0``.
+    """``f'(x) = 1 if x > 0 else 0``, element-wise on ``x`` of any shape (same shape and dtype out).
 
     Subgradient choice: ``f'(0) := 0`` (any value in [0, 1] is a subgradient at the kink;
     0 is torch's choice too). Ledger: eq19.
@@ -50,13 +50,18 @@ def relu_prime(x: NDArray) -> NDArray:
 
 
 def sigmoid(x: NDArray) -> NDArray:
-    """``f(x) = 1 / (1 + exp(-x))``, evaluated without overflow for either sign. Ledger: eq8."""
+    """``f(x) = 1 / (1 + exp(-x))``, element-wise on ``x`` of any shape, without overflow.
+
+    Ledger: eq8.
+    """
     e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def sigmoid_prime(x: NDArray) -> NDArray:
-    """``f'(x) = f(x) (1 - f(x)) = e / (1 + e)^2`` with ``e = exp(-|x|)`` (accurate in both tails).
+    """``f'(x) = f(x) (1 - f(x)) = e / (1 + e)^2`` with ``e = exp(-|x|)``, ``x`` of any shape.
+
+    Written this way it is accurate in both tails.
 
     Ledger: eq19.
     """
@@ -65,12 +70,14 @@ def sigmoid_prime(x: NDArray) -> NDArray:
 
 
 def tanh(x: NDArray) -> NDArray:
-    """``f(x) = tanh(x)``. Ledger: eq8."""
+    """``f(x) = tanh(x)``, element-wise on ``x`` of any shape. Ledger: eq8."""
     return np.tanh(x)
 
 
 def tanh_prime(x: NDArray) -> NDArray:
-    """``f'(x) = 1 - tanh(x)^2 = 4e / (1 + e)^2`` with ``e = exp(-2|x|)`` (accurate in the tails).
+    """``f'(x) = 1 - tanh(x)^2 = 4e / (1 + e)^2`` with ``e = exp(-2|x|)``, ``x`` of any shape.
+
+    Written this way it is accurate in the tails.
 
     Ledger: eq19.
     """

@@ -241,6 +241,7 @@ def make_network(
     x (batch, channels, size, size) -> conv kernel x kernel (``filters`` filters) -> activation
     -> 2x2 pooling -> flatten -> dense (``classes`` outputs) -> eq. 9 against a random target.
     The defaults give x (2, 1, 8, 8) -> conv 3x3 (2 filters) -> relu -> maxpool 2 -> dense 3.
+    Ledger: eq7, eq8, eq9, pool-max.
 
     Returns
     -------

@@ -75,7 +75,7 @@ def max_pool2d_forward(
 
     ``o[N, c, i, j] = max_{m, n} xp[N, c, i*s_h + m, j*s_w + n]`` where ``xp`` is ``x`` padded
     with ``-inf`` (so padding never wins), as ``torch.nn.functional.max_pool2d``.
-    Ledger: pool-max.
+    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation).
 
     Parameters
     ----------
@@ -115,7 +115,8 @@ def max_pool2d_winners(
     "To keep track of the winning unit its index [is] noted during the forward pass and used
     for gradient routing during backpropagation" (seed, pooling layer). Ties go to the FIRST
     maximal element in row-major window order (torch's convention); padding never wins, being
-    ``-inf``. Ledger: pool-max.
+    ``-inf``.
+    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation).
 
     Parameters
     ----------
@@ -149,7 +150,7 @@ def max_pool2d_backward(
     the window get zero. The winner is recomputed from ``x`` exactly as in the forward pass
     (first maximal element in row-major order, see :func:`max_pool2d_winners`), so a tie sends
     the delta to exactly one unit. Overlapping windows accumulate; padding is dropped.
-    Ledger: pool-max.
+    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation).
 
     Parameters
     ----------
@@ -188,7 +189,7 @@ def avg_pool2d_forward(
 
     ``o[N, c, i, j] = (1 / (k_h k_w)) sum_{m, n} xp[N, c, i*s_h + m, j*s_w + n]`` with ``xp``
     zero-padded; padding counts in the divisor (torch's ``count_include_pad=True``).
-    Ledger: pool-avg.
+    Ledger: pool-avg (the seed's Pooling Layer section; it numbers no equation).
 
     Parameters
     ----------
@@ -219,7 +220,7 @@ def avg_pool2d_backward(
 
     "The error is multiplied by 1/(N x N) and assigned to the whole pooling block", for a
     ``k_h x k_w`` window; overlapping windows accumulate, padding is dropped.
-    Ledger: pool-avg.
+    Ledger: pool-avg (the seed's Pooling Layer section; it numbers no equation).
 
     Parameters
     ----------
@@ -250,7 +251,8 @@ def l2_pool2d_forward(
 
     ``o[N, c, i, j] = sqrt(sum_{m, n} xp[N, c, i*s_h + m, j*s_w + n]^2)`` with ``xp``
     zero-padded (for ``padding=0`` this is ``torch.nn.functional.lp_pool2d`` with
-    ``norm_type=2``). Ledger: pool-l2.
+    ``norm_type=2``).
+    Ledger: pool-l2 (named in the seed's Pooling Layer section, routing derived here).
 
     Parameters
     ----------
@@ -284,7 +286,7 @@ def l2_pool2d_backward(
     is dropped. Computed as ``dx = x * scatter(delta / o)``. Subgradient choice: where
     ``o == 0`` (an all-zero window) the norm is not differentiable and the window routes 0
     (the minimum-norm subgradient; torch's ``lp_pool2d`` gives nan or inf there).
-    Ledger: pool-l2.
+    Ledger: pool-l2 (named in the seed's Pooling Layer section, routing derived here).
 
     Parameters
     ----------
