@@ -1,8 +1,25 @@
-"""Shared fixtures."""
+"""Shared fixtures and the hypothesis profiles of the test suite.
+
+Profiles: ``ci`` (default: derandomised, bounded) and ``thorough`` (many more examples), chosen
+with hypothesis' own ``--hypothesis-profile`` option or ``GRADCHECK_PROFILE``.
+"""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=25, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough", max_examples=300, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("GRADCHECK_PROFILE", "ci"))
 
 from gradcheck.records import Counterexample, Record, RunResult, Worst
 
