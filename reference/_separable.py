@@ -157,9 +157,11 @@ def window_reduce(x_flat: NDArray, grid: Grid, op: Op) -> NDArray:
 def _track(best: NDArray, v: NDArray, winner: NDArray, q: int, greater: NDArray, tmp: NDArray) -> None:
     """Running first-maximum: where ``v > best`` (strictly), set ``best = v`` and ``winner = q``.
 
+    A NaN in ``v`` always takes over (so the last NaN wins, as in torch's max pooling).
     ``q`` increases from call to call, so ``winner = max(winner, q * (v > best))``.
     """
     np.greater(v, best, out=greater)
+    np.logical_or(greater, np.isnan(v), out=greater)
     np.maximum(best, v, out=best)
     np.multiply(greater, winner.dtype.type(q), out=tmp)
     np.maximum(winner, tmp, out=winner)

@@ -115,7 +115,7 @@ def max_pool2d_winners(
     "To keep track of the winning unit its index [is] noted during the forward pass and used
     for gradient routing during backpropagation" (seed, pooling layer). Ties go to the FIRST
     maximal element in row-major window order (torch's convention); padding never wins, being
-    ``-inf``.
+    ``-inf``; a NaN always wins (the last NaN of the window, again as torch).
     Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation).
 
     Parameters

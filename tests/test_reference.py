@@ -273,6 +273,16 @@ def test_max_pool_winners_match_torch_indices(case):
     assert_array_equal(R.max_pool2d_winners(x, kernel_size=k, stride=s, padding=p), idx)
 
 
+def test_max_pool_nan_wins_its_window_like_torch():
+    x = rng_for("nan").integers(0, 3, (2, 2, 7, 8)).astype(np.float64)
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = x[1, 1, 5, 0] = np.nan
+    hyper = {"kernel_size": 3, "stride": (2, 1), "padding": 1}
+    o, idx = R.max_pool2d_forward(x, return_indices=True, **hyper)
+    ot, it = F.max_pool2d(torch.tensor(x), 3, (2, 1), 1, return_indices=True)
+    assert_array_equal(o, ot.numpy())
+    assert_array_equal(idx, it.numpy())
+
+
 @pytest.mark.parametrize("case", ["2x2-batch1", "overlap-3s1-batch2", "overlap-3s2", "padding"])
 def test_max_pool_ties_route_each_window_delta_to_exactly_one_unit(case):
     xs, k, s, p = POOL_CASES[case]
