@@ -1,0 +1,57 @@
+"""Native average pool whose forward counts the zero padding in the divisor but whose
+backward divides by the number of non-padded elements."""
+import numpy as np
+
+
+def _out_len(size, k, s, p, d=1):
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _windows(hw, k, stride, padding, dilation=(1, 1)):
+    """Row and column indices, in the padded input, of every window: (Ho, k1, 1, 1), (1, 1, Wo, k2)."""
+    (H, W), (k1, k2), (sh, sw), (ph, pw), (dh, dw) = hw, k, stride, padding, dilation
+    ho, wo = _out_len(H, k1, sh, ph, dh), _out_len(W, k2, sw, pw, dw)
+    rows = (np.arange(ho) * sh)[:, None] + np.arange(k1) * dh
+    cols = (np.arange(wo) * sw)[:, None] + np.arange(k2) * dw
+    return rows[:, :, None, None], cols[None, None, :, :]
+
+
+def _pad(x, padding, value=0.0):
+    ph, pw = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _unpad(xp, padding, hw):
+    ph, pw = padding
+    return xp[:, :, ph:ph + hw[0], pw:pw + hw[1]]
+
+
+def _pool_patches(x, kernel_size, stride, padding, value):
+    """(N, C, Ho, Wo, kh*kw) windows of x padded with ``value``, and their indices."""
+    rows, cols = _windows(x.shape[2:], kernel_size, stride, padding)
+    p = _pad(x, padding, value)[:, :, rows, cols]  # (N, C, Ho, kh, Wo, kw)
+    n, c, ho, kh, wo, kw = p.shape
+    return p.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, ho, wo, kh * kw), rows, cols
+
+
+def _scatter(x, padding, rows, cols, g):
+    """Scatter per-window gradients g (N, C, Ho, Wo, kh*kw) back onto x (N, C, H, W)."""
+    n, c, ho, wo, _ = g.shape
+    kh, kw = rows.shape[1], cols.shape[3]
+    g = g.reshape(n, c, ho, wo, kh, kw).transpose(0, 1, 2, 4, 3, 5)
+    dxp = np.zeros_like(_pad(x, padding))
+    np.add.at(dxp, (slice(None), slice(None), rows, cols), g)
+    return _unpad(dxp, padding, x.shape[2:])
+
+
+def avg_pool2d_forward(x, *, kernel_size, stride, padding):
+    """Zero padding counts in the divisor."""
+    return _pool_patches(x, kernel_size, stride, padding, 0.0)[0].mean(axis=-1)
+
+
+def avg_pool2d_backward(delta, x, *, kernel_size, stride, padding):
+    """Divides by the number of real (non-padded) elements of each window."""
+    p, rows, cols = _pool_patches(x, kernel_size, stride, padding, 0.0)
+    count = _pool_patches(np.ones_like(x), kernel_size, stride, padding, 0.0)[0].sum(axis=-1)
+    g = np.broadcast_to((delta / count)[..., None], p.shape)
+    return _scatter(x, padding, rows, cols, g)
