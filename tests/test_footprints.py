@@ -17,7 +17,7 @@ from gradcheck.oracles.fd import finite_differences
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.strategies import cases
 
-SMALL = {"max_batch": 2, "max_channels": 2}
+SMALL = {"max_batch": 2, "max_channels": 2, "max_extra": 2}
 OPS = ["conv2d", "max_pool2d", "avg_pool2d", "l2_pool2d", "relu", "dense", "mse", "conv2d_tanh"]
 
 
