@@ -108,10 +108,3 @@ def test_cli_flags_a_bug(tmp_path) -> None:
     assert dw["key"] == "dense-dw-torch" and dw["counterexample"]["shapes"]["w"]
     assert "--ops dense" in dw["repro"]["command"]
 
-
-def test_cli_passes_a_correct_file(tmp_path) -> None:
-    code, data = _cli(tmp_path, str(CATALOGUE[0].path), "relu,dense")
-    assert code == 0
-    assert data["passed"] is True
-    assert {c["op"] for c in data["checks"]} == {"relu", "dense"}
-    assert all(c["status"] == "pass" and c["examples"] > 0 for c in data["checks"])
