@@ -49,7 +49,8 @@ TOLERANCES: dict[str, float] = {"exact": 1e-9, "fd": 1e-6}
 
 @dataclass(frozen=True)
 class Oracle:
-    """An independent value for a case: ``fn(case)`` -> array, compared with ``kind``'s tolerance."""
+    """An independent value for a case: ``fn(case)`` -> array, compared within the
+    tolerance of ``kind`` (see :data:`TOLERANCES`)."""
 
     name: str
     fn: Callable[[Case], np.ndarray]

@@ -1,9 +1,10 @@
 r"""The seed's display maths for equations 1-22, copied as printed.
 
 Multi-line derivations keep every printed line (joined by ``\\`` and a newline); a
-continuation line (``&= ...``) is preceded by the left-hand side of its ``align`` block. The pooling rules are
-printed in words; :data:`POOLING` renders them in LaTeX.
+continuation line (``&= ...``) is preceded by the left-hand side of its ``align`` block.
+The pooling rules are printed in words; :data:`POOLING` renders them in LaTeX.
 """
+# ruff: noqa: E501  (the LaTeX is copied verbatim, one printed line per source line)
 from __future__ import annotations
 
 __all__ = ["LATEX", "POOLING"]

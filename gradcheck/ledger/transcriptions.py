@@ -1,4 +1,4 @@
-"""Literal transcriptions of the seed's equations 1-22 and its pooling routing rules.
+"""Literal transcriptions of the seed's equations 1-22 (pooling rules: :mod:`.pooling_rules`).
 
 Each function is the printed formula, index for index, with explicit loops over the printed
 summation ranges: readability and literalness come before speed (inputs are a few pixels).
@@ -22,7 +22,6 @@ Conventions, stated once and used throughout:
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
@@ -34,8 +33,7 @@ __all__ = [
     "eq4", "eq4_b_inside", "eq5", "eq6", "eq6_corrected", "eq7", "eq8", "eq9",
     "eq10", "eq11", "eq12", "eq13", "eq14", "eq14_corrected", "eq15", "eq16", "eq17",
     "eq18", "eq19", "eq20", "eq21", "eq21_scalar", "eq21_full_grid", "eq21_corrected", "eq22",
-    "eq22_corrected", "pool_max_routing", "pool_avg_routing", "pool_l2_routing",
-    "pool_max_accumulated", "pool_avg_accumulated", "pool_l2_accumulated", "pool_l2_zero_at_zero",
+    "eq22_corrected",
 ]
 
 
@@ -216,9 +214,9 @@ def eq12(o_prev: np.ndarray, i: int, j: int, m_: int, n_: int) -> float:
     return o_prev[i + m_, j + n_]
 
 
-def eq13(delta: np.ndarray, o_prev: np.ndarray, k1: int, k2: int, m_: int, n_: int) -> float:
+def eq13(delta: np.ndarray, o_prev: np.ndarray, H: int, W: int, k1: int, k2: int,
+         m_: int, n_: int) -> float:
     """Eq. 13: ``dE/dw_{m'n'} = sum_{i=0}^{H-k1} sum_{j=0}^{W-k2} delta_{ij} o_{i+m', j+n'}``."""
-    H, W = o_prev.shape
     s = 0.0
     for i in range(0, H - k1 + 1):
         for j in range(0, W - k2 + 1):
@@ -269,7 +267,8 @@ def eq16(delta_next: np.ndarray, dxnext_dx: np.ndarray, k1: int, k2: int,
 
 def eq17(delta_next: np.ndarray, dxnext_dx: np.ndarray, k1: int, k2: int,
          i_: int, j_: int) -> float:
-    """Eq. 17: ``sum_{m=0}^{k1-1} sum_{n=0}^{k2-1} delta^{l+1}_{i'-m,j'-n} dx^{l+1}_{i'-m,j'-n}/dx_{i'j'}``."""
+    """Eq. 17: ``dE/dx_{i'j'} = sum_{m=0}^{k1-1} sum_{n=0}^{k2-1} delta^{l+1}_{i'-m,j'-n}
+    dx^{l+1}_{i'-m,j'-n} / dx_{i'j'}``; ``dxnext_dx`` as in :func:`eq16`."""
     s = 0.0
     for m in range(0, k1):
         for n in range(0, k2):
@@ -279,9 +278,9 @@ def eq17(delta_next: np.ndarray, dxnext_dx: np.ndarray, k1: int, k2: int,
 
 def eq18(w_next: np.ndarray, b_next: float, f: Callable[[torch.Tensor], torch.Tensor],
          x: np.ndarray, p: int, q: int) -> np.ndarray:
-    """Eq. 18: ``dx^{l+1}_{pq}/dx_{i'j'} = d/dx_{i'j'} (sum_{m'} sum_{n'} w_{m'n'} f(x_{p+m', q+n'}) + b)``.
-
-    ``(p, q) = (i'-m, j'-n)``. The bracket is built term by term and differentiated
+    """Eq. 18: ``dx^{l+1}_{pq} / dx_{i'j'} = d/dx_{i'j'} (sum_{m'} sum_{n'} w_{m'n'}
+    f(x_{p+m', q+n'}) + b)`` with ``(p, q) = (i'-m, j'-n)``; ``f`` acts on torch scalars.
+ The bracket is built term by term and differentiated
     (autograd on the expression); returns the derivative for every ``(i', j')``, shape of ``x``.
     """
     k1, k2 = w_next.shape
@@ -303,7 +302,8 @@ def eq19(w_next: np.ndarray, fprime: Callable[[float], float], x: np.ndarray,
 
 def eq20(delta_next: np.ndarray, w_next: np.ndarray, fprime: Callable[[float], float],
          x: np.ndarray, i_: int, j_: int) -> float:
-    """Eq. 20: ``sum_{m=0}^{k1-1} sum_{n=0}^{k2-1} delta^{l+1}_{i'-m,j'-n} w^{l+1}_{mn} f'(x_{i'j'})``."""
+    """Eq. 20: ``dE/dx_{i'j'} = sum_{m=0}^{k1-1} sum_{n=0}^{k2-1} delta^{l+1}_{i'-m,j'-n}
+    w^{l+1}_{mn} f'(x_{i'j'})``."""
     k1, k2 = w_next.shape
     s = 0.0
     for m in range(0, k1):
@@ -389,115 +389,3 @@ def eq22_corrected(delta_next: np.ndarray, w_next: np.ndarray,
                    fprime: Callable[[float], float], x: np.ndarray, i_: int, j_: int) -> float:
     """Eq. 22 without the rotation: ``delta^{l+1} * w^{l+1}`` (eq. 2) times ``f'``."""
     return star(delta_next, w_next, i_, j_) * fprime(x[i_, j_])
-
-
-# --- pooling routing ------------------------------------------------------------------------
-
-def _windows(x: np.ndarray, N: int, s: int):
-    """Top-left corners ``(p, q, r0, c0)`` of the ``N x N`` windows at stride ``s``."""
-    H, W = x.shape
-    for p in range((H - N) // s + 1):
-        for q in range((W - N) // s + 1):
-            yield p, q, p * s, q * s
-
-
-def pool_max_routing(delta: np.ndarray, x: np.ndarray, N: int, s: int) -> np.ndarray:
-    """Max-pooling: the block's error is assigned to its winning unit, the others get zero.
-
-    ``delta`` has one entry per ``N x N`` block (stride ``s``); the winner is the first unit
-    of the block, in row-major order, holding the block's maximum. Returns shape of ``x``.
-    """
-    dx = np.zeros_like(x, dtype=float)
-    for p, q, r0, c0 in _windows(x, N, s):
-        winner, best = None, -math.inf
-        for u in range(N):
-            for v in range(N):
-                if x[r0 + u, c0 + v] > best:
-                    winner, best = (r0 + u, c0 + v), x[r0 + u, c0 + v]
-        for u in range(N):
-            for v in range(N):
-                dx[r0 + u, c0 + v] = 0.0
-        dx[winner] = delta[p, q]
-    return dx
-
-
-def pool_avg_routing(delta: np.ndarray, x: np.ndarray, N: int, s: int) -> np.ndarray:
-    """Average pooling: the error times ``1/(N x N)`` is assigned to every unit of the block."""
-    dx = np.zeros_like(x, dtype=float)
-    for p, q, r0, c0 in _windows(x, N, s):
-        for u in range(N):
-            for v in range(N):
-                dx[r0 + u, c0 + v] = delta[p, q] * (1.0 / (N * N))
-    return dx
-
-
-def pool_l2_routing(delta: np.ndarray, x: np.ndarray, N: int, s: int) -> np.ndarray:
-    """L2-norm pooling ``o = sqrt(sum x^2)`` over the block: every unit gets ``delta * x / o``.
-
-    The seed names L2 pooling without a rule; this is the derivative of ``o``. Where ``o = 0``
-    it is ``0 / 0``, undefined, and returned as NaN.
-    """
-    dx = np.zeros_like(x, dtype=float)
-    for p, q, r0, c0 in _windows(x, N, s):
-        o = 0.0
-        for u in range(N):
-            for v in range(N):
-                o += x[r0 + u, c0 + v] ** 2
-        o = math.sqrt(o)
-        for u in range(N):
-            for v in range(N):
-                dx[r0 + u, c0 + v] = delta[p, q] * x[r0 + u, c0 + v] / o if o else math.nan
-    return dx
-
-
-def pool_max_accumulated(delta: np.ndarray, x: np.ndarray, N: int, s: int) -> np.ndarray:
-    """Max-pooling routing with each window's error added (``+=``) to its winner."""
-    dx = np.zeros_like(x, dtype=float)
-    for p, q, r0, c0 in _windows(x, N, s):
-        winner, best = None, -math.inf
-        for u in range(N):
-            for v in range(N):
-                if x[r0 + u, c0 + v] > best:
-                    winner, best = (r0 + u, c0 + v), x[r0 + u, c0 + v]
-        dx[winner] += delta[p, q]
-    return dx
-
-
-def pool_avg_accumulated(delta: np.ndarray, x: np.ndarray, N: int, s: int) -> np.ndarray:
-    """Average-pooling routing with ``delta / (N x N)`` added (``+=``) to every unit of a window."""
-    dx = np.zeros_like(x, dtype=float)
-    for p, q, r0, c0 in _windows(x, N, s):
-        for u in range(N):
-            for v in range(N):
-                dx[r0 + u, c0 + v] += delta[p, q] * (1.0 / (N * N))
-    return dx
-
-
-def pool_l2_accumulated(delta: np.ndarray, x: np.ndarray, N: int, s: int) -> np.ndarray:
-    """L2-pooling routing with ``delta * x / o`` added (``+=``) to every unit of a window."""
-    dx = np.zeros_like(x, dtype=float)
-    for p, q, r0, c0 in _windows(x, N, s):
-        o = 0.0
-        for u in range(N):
-            for v in range(N):
-                o += x[r0 + u, c0 + v] ** 2
-        o = math.sqrt(o)
-        for u in range(N):
-            for v in range(N):
-                dx[r0 + u, c0 + v] += delta[p, q] * x[r0 + u, c0 + v] / o if o else math.nan
-    return dx
-
-
-def pool_l2_zero_at_zero(delta: np.ndarray, x: np.ndarray, N: int, s: int) -> np.ndarray:
-    """L2-pooling routing ``delta * x / o``, with 0 for the units of a block where ``o = 0``."""
-    dx = np.zeros_like(x, dtype=float)
-    for p, q, r0, c0 in _windows(x, N, s):
-        o = 0.0
-        for u in range(N):
-            for v in range(N):
-                o += x[r0 + u, c0 + v] ** 2
-        o = math.sqrt(o)
-        for u in range(N):
-            for v in range(N):
-                dx[r0 + u, c0 + v] = delta[p, q] * x[r0 + u, c0 + v] / o if o > 0 else 0.0
-    return dx

@@ -67,6 +67,8 @@ def _reason(entry: Entry, out: dict[str, Any], classes: list[ClassResult]) -> st
         text += f"; not if read as: {', '.join(failing)}"
     if verdict != "holds" and holding:
         text += f"; holds if read as: {', '.join(holding)}"
+    if verdict != "holds" and failing:
+        text += f"; fails too if read as: {', '.join(failing)}"
     return text
 
 
