@@ -66,7 +66,7 @@ def magnitudes(spec: OpSpec, case: Case) -> dict[str, np.ndarray]:
 
     Linear parts are run on absolute values (``conv2d(|x|, |w|) + |b|``, gradients with
     ``|delta|``); elementwise activations contribute ``|f(x)| + |f'(x)|``, which also covers
-    the cancellation in ``1 - tanh(x)**2``.
+    the cancellation in ``1 - tanh(x)**2`` and ``s (1 - s)``.
     """
     from .oracles.torch_oracle import torch_run
 
@@ -79,7 +79,8 @@ def magnitudes(spec: OpSpec, case: Case) -> dict[str, np.ndarray]:
         zspec = _conv_spec()
         z, _ = torch_run(zspec, case.inputs, case.params, np.zeros_like(case.delta))
         fz, fpz = _activation_values(spec.activation, z)
-        mfwd, grads = torch_run(zspec, absin, case.params, absd * np.abs(fpz))
+        # f'(z) computed as 1 - f**2 or f (1 - f) is off by about u |f|, not u |f'|
+        mfwd, grads = torch_run(zspec, absin, case.params, absd * (np.abs(fpz) + np.abs(fz)))
         return {"forward": mfwd + np.abs(fz), **grads}
     if spec.activation is not None:
         fx, fpx = _activation_values(spec.activation, case.inputs["x"])
@@ -104,7 +105,9 @@ def _activation_values(name: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if name == "relu":
         return np.maximum(z, 0), (z > 0).astype(np.float64)
     if name == "sigmoid":
-        s = 0.5 * (1 + np.tanh(0.5 * z))
+        from scipy.special import expit
+
+        s = expit(z)
         return s, s * (1 - s)
     t = np.tanh(z)
     return t, 1 - t * t

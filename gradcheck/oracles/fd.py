@@ -2,7 +2,7 @@
 
 The quantity estimated is the gradient of ``L = <delta, forward(inputs)>`` with respect to each
 differentiable input, element by element, by central differences in float64 with a step scaled
-to each element (``h = eps**(1/3) * max(1, |x|)``, eps of the forward's output dtype) and one
+to each element (``h = eps**(1/3) * max(|x|, rms(x))``, eps of the forward's output dtype) and one
 step halving. Richardson extrapolation of the two gives the estimate; their difference, plus
 the rounding error of the forward amplified by ``1/h``, gives a per-element error bound, so a
 disagreement can be told apart from finite-difference noise.
@@ -20,6 +20,7 @@ import numpy as np
 from .. import footprints
 from ..cases import Case, Expected
 from ..ops import OpSpec
+from ..tolerances import magnitudes
 
 __all__ = ["finite_differences", "directional", "convergence", "Forward"]
 
@@ -30,8 +31,14 @@ def _eps(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else float(np.finfo(np.float64).eps)
 
 
-def _steps(x: np.ndarray, eps: float, scale: float = 1.0) -> np.ndarray:
-    return scale * eps ** (1.0 / 3.0) * np.maximum(1.0, np.abs(x))
+def _steps(x: np.ndarray, eps: float) -> np.ndarray:
+    """``eps**(1/3) * max(|x_i|, rms(x))``: scaled to each element and to the array's own scale.
+
+    The array's scale (rather than 1) keeps the step small against the curvature of
+    scale-invariant ops (an L2 pool of values near 1e-3 bends on that scale, not on 1).
+    """
+    rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    return eps ** (1.0 / 3.0) * np.maximum(np.abs(x), rms if rms > 0 else 1.0)
 
 
 def _geometry(spec: OpSpec, case: Case):
@@ -51,6 +58,11 @@ def finite_differences(spec: OpSpec, case: Case, forward: Forward | None, *, sin
     o0 = np.asarray(forward(inputs))
     eps = _eps(o0.dtype)
     params, w_shape = _geometry(spec, case)
+    # Each evaluation of the forward is off by up to about K eps M (M the sum of the absolute
+    # terms of each output, K their number): that, seen through 1/h, bounds the rounding part.
+    K = spec.reduction(case.shapes, case.params)["forward"]
+    M = np.maximum(np.abs(o0), magnitudes(spec, case)["forward"]) if o0.shape == np.shape(case.delta) else np.abs(o0)
+    noise = 2 * K * eps * np.abs(delta * M)
     out = Expected("fd")
     for name in spec.grad_inputs:
         kind = "full" if single else spec.footprints[name]
@@ -72,8 +84,7 @@ def finite_differences(spec: OpSpec, case: Case, forward: Forward | None, *, sin
                 g[mask] = footprints.attribute(kind, D, x.shape, params, w_shape)[mask] / step
             estimates.append(g)
         g1, g2 = estimates
-        # Rounding of the forward: each evaluation is off by about eps*|o|, seen through 1/h.
-        rounding = 4 * eps * footprints.attribute(kind, np.abs(delta * o0), x.shape, params, w_shape) / h
+        rounding = footprints.attribute(kind, noise, x.shape, params, w_shape) / h
         out.grads["d" + name] = (4 * g2 - g1) / 3
         out.uncertainty["d" + name] = np.abs(g2 - g1) + rounding
     return out
