@@ -100,6 +100,7 @@ def test_verdict_is_backed_by_an_independent_recheck(ledger, entry_id):
     elif verdict == "fails-as-printed":
         case = _case(result["counterexample"])
         assert not _agrees_with_all(entry.evaluate, entry.oracles, case)
+        assert entry.corrected is not None, f"{entry_id} fails but has no corrected form"
         assert result["corrected"]["verdict"] == "holds"
         assert _agrees_with_all(entry.corrected.evaluate, entry.oracles, case)
         _holds_on(entry.corrected.evaluate, entry.oracles, entry.classes[0].strategy)

@@ -2,15 +2,11 @@
 
 A check compares an evaluation (a transcription run over its left-hand side's index range)
 with one or more oracles on every case a strategy draws. Runs are seeded and bounded, so the
-same ``seed`` and ``max_examples`` give the same verdicts and counterexamples every time.
+same ``seed`` and ``max_examples`` give the same results and counterexamples every time.
+How results become verdicts is :mod:`gradcheck.ledger.verify`'s business.
 
-Verdicts are decided by the checks:
-
-- the entry's first case class is the seed's own setting; a disagreement there makes the
-  entry ``fails-as-printed`` (and hypothesis shrinks the smallest case on which it does);
-- otherwise, if it also agrees on every wider class: ``holds``;
-- otherwise ``holds-conditionally``, the condition being what the failing wider classes
-  break (``non-overlapping windows``, ``a unique maximum in each block``, ...).
+Comparisons: same shape, NaN exactly where the oracle has NaN, and
+``max|actual - expected| <= TOLERANCES[kind] * (1 + max|expected|)``.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Command line of the ledger: ``gradcheck equations [--json PATH] [--report PATH] ...``.
+"""Check every numbered equation of the seed exactly as printed.
 
+Usage: ``gradcheck equations [--json PATH] [--report PATH] [--max-examples N] [--seed S]``.
 The main ``gradcheck`` command registers this module as its ``equations`` subcommand by
 calling :func:`add_arguments` on the subcommand's parser and :func:`run` on the parsed
 arguments. ``run`` prints the table and returns 0 whenever the ledger ran, whatever the
