@@ -150,33 +150,62 @@ def _changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray], what: 
     return [f"{what} modified {k} in place" for k in before if not np.array_equal(before[k], after[k], equal_nan=True)]
 
 
+def _backward_keys(spec: OpSpec) -> list[Key]:
+    """The checks a raising backward takes down (the forward's stand on their own)."""
+    return [k for k in check_keys(spec) if k[0] in spec.grads or k[0] in ("determinism", "linearity")]
+
+
 def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
-    """All checks of one smooth case. Candidate exceptions propagate to the caller."""
+    """All checks of one smooth case.
+
+    An exception from the candidate's forward propagates to the caller (every check of the op
+    is then an error); one from its backward becomes error records for the gradient checks
+    only, after the forward has been judged.
+    """
     spec, label = run.spec, run.label
     out: dict[Key, Record] = {}
     dt = tolerance_dtype(run.impl, label, case.dtype)
     K = spec.reduction(case.shapes, case.params)
     mags = magnitudes(spec, case)
+    truths = [e for e in (oracle(spec, case, None) for name, oracle in ORACLES.items() if name != "fd") if e is not None]
 
     ins = case.candidate_inputs()
     ins_before = {k: v.copy() for k, v in ins.items()}
     o = run.forward(case, ins)
     moved = _changed(ins_before, ins, "forward")
-    ins, delta = case.candidate_inputs(), case.candidate_delta()
-    delta_before = delta.copy()
-    grads = run.backward(case, delta, ins)
-    moved += _changed(ins_before, ins, "backward") + _changed({"delta": delta_before}, {"delta": delta}, "backward")
-    out[("shape-dtype", "structure")] = _structure(label, case, "shape-dtype", _shape_problems(spec, case, o, grads))
-    out[("finite", "structure")] = _structure(label, case, "finite", _finite_problems(spec, o, grads))
+    for exp in truths:
+        if exp.forward is not None:
+            out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
+                                                   reduction=K["forward"], magnitude=mags["forward"], dtype=dt)
+    if spec.name != "mse":
+        out[("batch-independence", "structure")] = _batch_independence(run, case, o, mags, K, dt)
+
+    try:
+        ins, delta = case.candidate_inputs(), case.candidate_delta()
+        delta_before = delta.copy()
+        grads = run.backward(case, delta, ins)
+        moved += _changed(ins_before, ins, "backward") + _changed({"delta": delta_before}, {"delta": delta}, "backward")
+        again = {"forward": run.forward(case), **dict(zip(spec.grads, run.backward(case)))}
+        lin = run.backward(case, -2.0 * case.candidate_delta())
+    except (CandidateError, BadReturn) as exc:
+        out.update(error_records(label, _backward_keys(spec), exc, case))
+        grads = None
+    shape_problems = _shape_problems(spec, case, o, grads) if grads is not None else _shape_problems(spec, case, o, ())[:1]
+    out[("shape-dtype", "structure")] = _structure(label, case, "shape-dtype", shape_problems)
+    out[("finite", "structure")] = _structure(label, case, "finite", _finite_problems(spec, o, grads or ()))
     out[("inputs-unmodified", "structure")] = _structure(label, case, "inputs-unmodified", moved)
+    if grads is None:
+        return out
     by_name = dict(zip(spec.grads, grads))
     actual = {"forward": o, **by_name}
+    # determinism and linearity are judged on what came back well formed; the rest is the
+    # shape-dtype check's to report
+    well_formed = {q for q, v in actual.items() if isinstance(v, np.ndarray) and v.shape == np.shape(mags[q])
+                   and np.issubdtype(v.dtype, np.floating)}
 
     # Determinism: a second call on fresh copies agrees within rounding.
-    again = {"forward": run.forward(case), **dict(zip(spec.grads, run.backward(case)))}
     det = [compare(again[q], actual[q], case=case, quantity=q, oracle="structure", reduction=K[q], magnitude=mags[q], dtype=dt)
-           if isinstance(actual[q], np.ndarray) and isinstance(again[q], np.ndarray) and actual[q].shape == again[q].shape
-           else None for q in actual]
+           if q in well_formed and isinstance(again[q], np.ndarray) else None for q in actual]
     det_bad = [r for r in det if r is not None and r.status == "fail"]
     det_rec = Record(label, "determinism", "structure", "pass", examples=1,
                      max_abs_err=max((r.max_abs_err or 0.0 for r in det if r is not None), default=0.0))
@@ -188,35 +217,29 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     out[("determinism", "structure")] = det_rec
 
     # Linearity of backward in delta: backward(-2 delta) == -2 backward(delta) (exact scaling).
-    lin = run.backward(case, -2.0 * case.candidate_delta())
     lin_recs = [compare(v, -2.0 * np.asarray(by_name[g], np.float64), case=case, quantity=g, oracle="structure",
                         reduction=K[g], magnitude=2 * mags[g], dtype=dt)
-                for g, v in zip(spec.grads, lin) if isinstance(by_name[g], np.ndarray) and np.isfinite(by_name[g]).all()]
+                for g, v in zip(spec.grads, lin) if g in well_formed and np.isfinite(by_name[g]).all()]
     lin_bad = [r for r in lin_recs if r.status == "fail"]
     out[("linearity", "structure")] = _structure(label, case, "linearity", [
         f"backward(-2·delta) is not -2·backward(delta): {r.message}" for r in lin_bad])
-
-    if spec.name != "mse":
-        out[("batch-independence", "structure")] = _batch_independence(run, case, o, mags, K, dt)
 
     if det_bad:
         return out  # gradients of a nondeterministic candidate are reported as nondeterminism only
 
     fwd = run.forward64()(case)
-    for name, oracle in ORACLES.items():
-        exp = oracle(spec, case, fwd if name == "fd" else None)
-        if exp is None:
-            continue
-        for q, e in exp.quantities().items():
-            rec = compare(actual[q], e, case=case, quantity=q, oracle=name, reduction=K[q], magnitude=mags[q],
+    fd = finite_differences(spec, case, fwd)
+    for exp in [fd] + truths:
+        for q, e in exp.grads.items():
+            rec = compare(actual[q], e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
                           uncertainty=exp.uncertainty.get(q), dtype=dt)
-            if rec.status == "fail" and name == "fd" and case.size() <= CONFIRM_LIMIT:
+            if rec.status == "fail" and exp.oracle == "fd" and case.size() <= CONFIRM_LIMIT:
                 single = finite_differences(spec, case, fwd, single=True)
-                rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle=name, reduction=K[q],
+                rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
                               magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt)
-            if rec.status == "fail" and q != "forward" and rec.worst is not None and isinstance(actual[q], np.ndarray):
+            if rec.status == "fail" and rec.worst is not None and isinstance(actual[q], np.ndarray):
                 rec.convergence = convergence(spec, case, fwd, q, tuple(rec.worst.index), rec.worst.actual)
-            out[(q, name)] = rec
+            out[(q, exp.oracle)] = rec
     return out
 
 

@@ -9,10 +9,12 @@ a shrinking round of their own, so every failure carries the smallest input foun
 from __future__ import annotations
 
 import time
+import traceback
 from typing import Any, Callable
 
 from hypothesis import given
 from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Flaky
 
 from .adapters.base import BadReturn, CandidateError
 from .battery import Key, Runner, check_keys, error_records, evaluate
@@ -83,8 +85,12 @@ def _explore(strategy, judge: Callable[[Case], dict[Key, Record]], cfg: RunConfi
             test = hypothesis_seed(cfg.seed)(test)
         try:
             test()
-        except Exception:  # noqa: BLE001 - _Failed after shrinking, or Flaky for a nondeterministic candidate
+        except (_Failed, Flaky):  # a shrunk failure; or one a nondeterministic candidate would not repeat
             pass
+        except Exception as exc:  # noqa: BLE001 - a fault in the harness must not pass for a verdict
+            state["internal"] = (f"internal error while checking: {type(exc).__name__}: {exc}",
+                                 "".join(traceback.format_exception(exc)))
+            return
         for k, r in last.items():
             shrunk.setdefault(k, r)
         pending = {k for k, r in agg.items() if r.status in ("fail", "error") and k not in shrunk}
@@ -125,9 +131,13 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
         rec = agg.get(k)
         if state.get("aborted") and (rec is None or rec.status == "pass"):
             rec = Record(label, k[0], k[1], "error", message=f"{label}: {state['aborted']}; the op's remaining checks were skipped")
-        elif rec is None:
-            rec = Record(label, k[0], k[1], "pass" if k[1] != "subgradient" else "not-provided",
-                         message="no case of this kind was drawn" if k[1] == "subgradient" else "")
+        elif state.get("internal") and (rec is None or rec.status == "pass"):
+            message, tb = state["internal"]
+            rec = Record(label, k[0], k[1], "error", message=message, traceback=tb)
+        elif rec is None and k[1] == "subgradient" and not cfg.kink_examples:
+            rec = Record(label, k[0], k[1], "not-provided", message="no kink cases were asked for (--kink-examples 0)")
+        elif rec is None or rec.examples == 0:
+            rec = Record(label, k[0], k[1], "error", message="no case reached this check (every drawn case was rejected)")
         if k in shrunk and rec.status in ("fail", "error"):
             s = shrunk[k]
             for f in ("status", "message", "counterexample", "worst", "arrays", "convergence", "traceback"):

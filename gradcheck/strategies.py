@@ -42,8 +42,9 @@ KINK_MARGIN = 1e-3
 _SCALES = (1.0, 1e-3, 1e3)
 
 
-def _pair(draw, lo: int, hi: int) -> tuple[int, int]:
-    return (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
+def _pair(draw, lo: int, hi: int, square: bool = False) -> tuple[int, int]:
+    first = draw(st.integers(lo, hi))
+    return (first, first) if square else (first, draw(st.integers(lo, hi)))
 
 
 def _check(**limits: int) -> None:
@@ -64,6 +65,7 @@ def conv_geometry(
     max_padding: int = 2,
     max_dilation: int = 2,
     max_extra: int = 5,
+    square: bool = False,
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]:
     """Shapes ``{"x", "w", "b"}`` and params ``{"stride", "padding", "dilation"}`` of a conv2d.
 
@@ -72,14 +74,16 @@ def conv_geometry(
     - ``max_stride``, ``max_padding``, ``max_dilation``: per axis, drawn apart.
     - ``max_extra``: how far the padded input may exceed the dilated kernel; 0 makes the kernel
       exactly as large as the padded input.
+    - ``square``: one stride, one padding and one dilation for both axes (conventions such as
+      CS231n's ``conv_param`` have a single value); kernels and inputs stay non-square.
     """
     _check(max_batch=max_batch, max_channels=max_channels, max_filters=max_filters, max_kernel=max_kernel,
            max_stride=max_stride, max_padding=max_padding + 1, max_dilation=max_dilation, max_extra=max_extra + 1)
     n, c, d = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)), draw(st.integers(1, max_filters))
     k = _pair(draw, 1, max_kernel)
-    dil = _pair(draw, 1, max_dilation)
-    pad = _pair(draw, 0, max_padding)
-    stride = _pair(draw, 1, max_stride)
+    dil = _pair(draw, 1, max_dilation, square)
+    pad = _pair(draw, 0, max_padding, square)
+    stride = _pair(draw, 1, max_stride, square)
     size = tuple(max(1, dl * (kk - 1) + 1 - 2 * p + draw(st.integers(0, max_extra))) for kk, dl, p in zip(k, dil, pad))
     shapes = {"x": (n, c) + size, "w": (d, c) + k, "b": (d,)}
     params = {"stride": stride, "padding": pad, "dilation": dil}
@@ -90,18 +94,19 @@ def conv_geometry(
 @st.composite
 def pool_geometry(
     draw, *, max_batch: int = 3, max_channels: int = 3, max_window: int = 4, max_stride: int = 3, max_extra: int = 5,
-    padding: bool = True,
+    padding: bool = True, square: bool = False,
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]:
     """Shapes ``{"x"}`` and params ``{"kernel_size", "stride", "padding"}`` of a pooling op.
 
     - ``max_window``: upper bound of each window side, drawn apart (non-square windows).
     - ``max_stride``: strides below the window give overlapping windows, above it skipped rows.
     - ``padding``: whether to draw padding (at most half the window, as torch allows).
+    - ``square``: one stride for both axes (CS231n's ``pool_param``); windows stay non-square.
     """
     _check(max_batch=max_batch, max_channels=max_channels, max_window=max_window, max_stride=max_stride, max_extra=max_extra + 1)
     n, c = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))
     k = _pair(draw, 1, max_window)
-    stride = _pair(draw, 1, max_stride)
+    stride = _pair(draw, 1, max_stride, square)
     pad = tuple(draw(st.integers(0, kk // 2)) if padding else 0 for kk in k)
     size = tuple(max(1, kk - 2 * p + draw(st.integers(0, max_extra))) for kk, p in zip(k, pad))
     shapes = {"x": (n, c) + size}

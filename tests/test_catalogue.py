@@ -18,16 +18,8 @@ GRADCHECK = [shutil.which("gradcheck")] if shutil.which("gradcheck") else [sys.e
 #: Cases per op: enough for every catalogue bug, small enough for a quick suite.
 MAX_EXAMPLES, KINK_EXAMPLES = 6, 4
 
-SQUARE_BUG = (
-    "harness bug: CS231nAdapter.constraints() returns square=True, which conv_geometry/pool_geometry "
-    "reject with a TypeError; explore._explore swallows it and the op passes with 0 cases run"
-)
-
-
 def _param(entry: Entry):
-    blocked = entry.api == "cs231n" and entry.ops[0] in ("conv2d", "max_pool2d")
-    marks = [pytest.mark.xfail(strict=True, reason=SQUARE_BUG)] if blocked else []
-    return pytest.param(entry, id=entry.name.replace("[", "-").rstrip("]"), marks=marks)
+    return pytest.param(entry, id=entry.name.replace("[", "-").rstrip("]"))
 
 
 @pytest.mark.parametrize("entry", [_param(e) for e in CATALOGUE])
