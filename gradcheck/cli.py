@@ -144,6 +144,9 @@ def _run_check(args: argparse.Namespace) -> int:
             kink_examples=args.kink_examples, seed=args.seed, timeout=args.timeout, dtype=args.dtype,
             device=args.device, allow_tf32=args.allow_tf32, jobs=args.jobs,
         )
+        from .worker import memory_limit_bytes
+
+        memory_limit_bytes(args.jobs)  # a malformed $GRADCHECK_MEMORY_LIMIT is bad input
     except ValueError as exc:
         sys.stderr.write(f"gradcheck: error: {exc}\n")
         return 2
