@@ -173,32 +173,59 @@ def _run_check(args: argparse.Namespace) -> int:
     return 0 if run.passed else 1
 
 
-def _add_optional(sub: argparse._SubParsersAction, name: str, module: str, help_text: str) -> None:
+def _first_positional(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _add_optional(sub: argparse._SubParsersAction, name: str, module: str, help_text: str, wanted: bool) -> None:
+    """Register a subcommand whose module is imported only when the command is the one asked for
+    (so ``gradcheck check`` never pays for it, nor fails when it cannot be imported)."""
     import importlib
 
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, *module.split(".")[1:])
+    if not (os.path.exists(path + ".py") or os.path.exists(os.path.join(path, "__init__.py"))):
+        return  # not part of this installation
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    if not wanted:
+        return
     try:
         mod = importlib.import_module(module)
-    except ImportError:
+    except ImportError as exc:
+        message = f"the {name} command is not available: {exc}"
+
+        def unavailable(args: argparse.Namespace) -> int:
+            sys.stderr.write(f"gradcheck: error: {message}\n")
+            return 2
+
+        p.set_defaults(func=unavailable)
         return
-    p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip().splitlines()[0])
+    p.description = (mod.__doc__ or help_text).strip().splitlines()[0]
     mod.add_arguments(p)
     p.set_defaults(func=mod.run)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; the optional subcommands' modules are imported only when ``argv`` names them
+    (``argv=None`` imports them all, as for a full ``--help``)."""
     parser = _Parser(prog="gradcheck", description="Gradient verification for convolution, activation and pooling layers.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"gradcheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_check(sub)
-    _add_optional(sub, "equations", "gradcheck.ledger.cli", "check every numbered equation of the seed as printed")
-    _add_optional(sub, "bench", "gradcheck.bench", "time the harness against torch.autograd.gradcheck and torch's kernels")
+    command = None if argv is None else _first_positional(argv)
+    for name, module, help_text in (
+        ("equations", "gradcheck.ledger.cli", "check every numbered equation of the seed as printed"),
+        ("bench", "gradcheck.bench", "time the harness against torch.autograd.gradcheck and torch's kernels"),
+    ):
+        _add_optional(sub, name, module, help_text, wanted=argv is None or command == name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
