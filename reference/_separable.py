@@ -211,8 +211,18 @@ def window_scatter(g: NDArray, grid: Grid) -> NDArray:
     for m in range(kh):
         rows = grid.windows(da, m * wq)
         rows += g
-    # W-pass transposed: column n of each row-window receives the row-window's value
-    dx = np.zeros(grid.size, dtype=g.dtype)
+    # W-pass transposed: column n of each row-window receives the row-window's value. When
+    # k_w >= s_w, the columns n < s_w tile dx[:s_w * n_w] exactly, so they are assigned.
+    tiled = kw >= sw
+    if tiled:
+        dx = np.empty(grid.size, dtype=g.dtype)
+        dx[sw * n_w :] = 0
+    else:
+        dx = np.zeros(grid.size, dtype=g.dtype)
     for n in range(kw):
-        dx[n : n + sw * (n_w - 1) + 1 : sw] += da
+        column = dx[n : n + sw * (n_w - 1) + 1 : sw]
+        if tiled and n < sw:
+            column[...] = da
+        else:
+            column += da
     return dx
