@@ -81,13 +81,19 @@ def _pool_forward(kind: str, x: np.ndarray, params) -> np.ndarray:
     return y[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw]
 
 
+def _sech2(z: np.ndarray) -> np.ndarray:
+    """``1 / cosh(z)**2`` without overflow: ``4 e^{-2|z|} / (1 + e^{-2|z|})**2``."""
+    e = np.exp(-2 * np.abs(z))
+    return 4 * e / (1 + e) ** 2
+
+
 def _activation(name: str) -> tuple[Callable, Callable] | None:
     if name == "sigmoid":
         return special.expit, lambda z: special.expit(z) * (1 - special.expit(z))
     if name == "relu":
         return (lambda z: np.where(z > 0, z, 0.0)), (lambda z: np.heaviside(z, 0.0))
     if name == "tanh":
-        return np.tanh, (lambda z: 1 / np.cosh(z) ** 2)
+        return np.tanh, _sech2
     return None
 
 
