@@ -181,7 +181,7 @@ class Network:
         self._t: NDArray | None = None
 
     def predict(self, x: ArrayLike) -> NDArray:
-        """The network output ``y`` for input ``x`` (N, C, H, W) (nothing cached)."""
+        """The network output ``y`` (N, K) for input ``x`` (N, C, H, W), nothing cached (eqs. 7-8)."""
         o = np.asarray(x)
         for layer in self.layers:
             o = layer.forward(o)
