@@ -35,9 +35,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterator
 
 from .adapters.base import CandidateError, candidate_traceback
-from .battery import check_keys
 from .config import RunConfig
-from .ops import SPECS
 from .records import Record
 
 __all__ = ["run_ops_isolated", "memory_limit_bytes", "MEMORY_LIMIT_ENV"]
@@ -215,6 +213,9 @@ def _died(proc: mp.process.BaseProcess) -> str:
 
 
 def _lost(label: str, op: str, message: str, tb: str | None = None) -> list[Record]:
+    from .battery import check_keys
+    from .ops import SPECS
+
     return [Record(label, q, o, "error", message=message, traceback=tb) for q, o in check_keys(SPECS[op])]
 
 
