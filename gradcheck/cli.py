@@ -65,8 +65,13 @@ def _ops(text: str) -> list[str]:
 
 
 def default_report_path(target: str) -> str:
-    """``reports/<target>.html`` with the target's name made safe for a file name."""
-    stem = os.path.splitext(os.path.basename(target.rstrip("/\\").split(":")[0]))[0] or "target"
+    """``reports/<target>.html`` with the target's name made safe for a file name.
+
+    A file loses its ``.py`` (``path/to/layers.py`` -> ``layers``); a module keeps its dotted
+    name (``mypkg.layers``), so two modules of one package do not share a report.
+    """
+    base = os.path.basename(target.rstrip("/\\").split(":")[0])
+    stem = (base[:-3] if base.endswith(".py") else base) or "target"
     if ":" in target:
         stem += "-" + target.rsplit(":", 1)[1]
     return os.path.join("reports", re.sub(r"[^A-Za-z0-9_.-]+", "_", stem) + ".html")
