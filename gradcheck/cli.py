@@ -103,6 +103,8 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="PATH", help="write the records as JSON")
     p.add_argument("--report", metavar="PATH", help="HTML report path (default reports/<target>.html)")
     p.add_argument("--no-report", action="store_true", help="write no HTML report")
+    p.add_argument("--ledger", action=argparse.BooleanOptionalAction, default=None,
+                   help="include the seed's equation ledger in the reports (default: for the reference only)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_run_check)
 
@@ -170,6 +172,12 @@ def _run_check(args: argparse.Namespace) -> int:
         run.complete = False
         status = 130
         sys.stderr.write("gradcheck: interrupted; writing what was checked so far (marked incomplete)\n")
+    if run.complete and (args.ledger or (args.ledger is None and args.target == "reference")) and (args.json or not args.no_report):
+        from .ledger import run_ledger
+
+        if progress:
+            progress("checking the seed's equations for the report (gradcheck equations)")
+        run.ledger = run_ledger()
     print(_summary(run))
     for note in _write_outputs(run, args):
         print(note)
