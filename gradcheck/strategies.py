@@ -47,10 +47,11 @@ def _pair(draw, lo: int, hi: int, square: bool = False) -> tuple[int, int]:
     return (first, first) if square else (first, draw(st.integers(lo, hi)))
 
 
-def _check(**limits: int) -> None:
+def _check(lowest: int = 1, **limits: int) -> None:
     for name, value in limits.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(value, int) or value < lowest:
+            what = "a positive" if lowest == 1 else "a non-negative"
+            raise ValueError(f"{name} must be {what} int, got {value!r}")
 
 
 @st.composite
@@ -78,7 +79,8 @@ def conv_geometry(
       CS231n's ``conv_param`` have a single value); kernels and inputs stay non-square.
     """
     _check(max_batch=max_batch, max_channels=max_channels, max_filters=max_filters, max_kernel=max_kernel,
-           max_stride=max_stride, max_padding=max_padding + 1, max_dilation=max_dilation, max_extra=max_extra + 1)
+           max_stride=max_stride, max_dilation=max_dilation)
+    _check(0, max_padding=max_padding, max_extra=max_extra)
     n, c, d = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)), draw(st.integers(1, max_filters))
     k = _pair(draw, 1, max_kernel)
     dil = _pair(draw, 1, max_dilation, square)
@@ -103,7 +105,8 @@ def pool_geometry(
     - ``padding``: whether to draw padding (at most half the window, as torch allows).
     - ``square``: one stride for both axes (CS231n's ``pool_param``); windows stay non-square.
     """
-    _check(max_batch=max_batch, max_channels=max_channels, max_window=max_window, max_stride=max_stride, max_extra=max_extra + 1)
+    _check(max_batch=max_batch, max_channels=max_channels, max_window=max_window, max_stride=max_stride)
+    _check(0, max_extra=max_extra)
     n, c = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))
     k = _pair(draw, 1, max_window)
     stride = _pair(draw, 1, max_stride, square)
