@@ -150,7 +150,7 @@ def test_only_expands_groups():
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gradcheck.cli", "bench", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "gradcheck.cli", "bench", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.parametrize(
@@ -171,3 +171,34 @@ def test_bad_options_exit_2_with_one_line(args, needle):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in p.stderr
     assert p.stdout == ""
+
+
+def test_rows_are_skipped_with_a_note_when_the_reference_cannot_be_imported(tmp_path, monkeypatch, capsys):
+    from gradcheck.bench import kernels
+
+    def broken():
+        raise ImportError("reference is being rewritten")
+
+    monkeypatch.setattr(kernels, "load_reference", broken)
+    path = tmp_path / "b.json"
+    assert main(["bench", "--quick", "--only", "max_pool2d-k2s2,check", "--json", str(path)]) == 0
+    rows = json.loads(path.read_text())["rows"]
+    assert [r["anchor"] for r in rows] == ["torch max_pool2d", "none"]
+    for r in rows:
+        assert r["skipped"] is True and r["ours_s"] is None and r["speedup"] is None
+        assert "not importable" in r["note"] and "being rewritten" in r["note"]
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_a_row_that_raises_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    from gradcheck.bench import rows as R
+
+    def boom(settings):
+        raise RuntimeError("no luck")
+
+    monkeypatch.setattr(R, "elementwise_row", boom)
+    path = tmp_path / "b.json"
+    assert main(["bench", "--quick", "--repeat", "1", "--only", "elementwise,max_pool2d-k2s2", "--json", str(path)]) == 1
+    rows = json.loads(path.read_text())["rows"]
+    assert rows[0]["error"] == "RuntimeError: no luck" and rows[0]["anchor"] == "torch.autograd.gradcheck slow"
+    assert rows[1]["ours_s"] > 0 and "error" not in rows[1]

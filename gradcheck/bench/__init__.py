@@ -89,21 +89,28 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _anchor(name: str) -> str:
+    """The anchor a row is measured against."""
+    from .kernels import KERNELS
+    from .rows import FAST, SLOW
+
+    fixed = {"elementwise": SLOW, "planted": SLOW, "directional": FAST, "check": "none"}
+    return fixed.get(name) or next(k.anchor for k in KERNELS if k.name == name)
+
+
 def _one(name: str, settings: Any, ref: Any, ref_error: str | None):
     from . import rows as R
     from .kernels import KERNELS
     from .timing import Row
 
-    kernel = next((k for k in KERNELS if k.name == name), None)
-    if name in ("elementwise", "planted", "directional"):
-        return {"elementwise": R.elementwise_row, "planted": R.planted_row, "directional": R.directional_row}[name](settings)
+    gradient_rows = {"elementwise": R.elementwise_row, "planted": R.planted_row, "directional": R.directional_row}
+    if name in gradient_rows:
+        return gradient_rows[name](settings)
     if ref is None:
-        anchor = kernel.anchor if kernel is not None else "none"
-        return Row(name, f"reference {kernel.op if kernel else 'check'} ({name})", anchor, skipped=True,
-                   note=f"skipped: the reference is not importable yet ({ref_error})")
-    if kernel is not None:
-        return R.kernel_row(settings, kernel, ref)
-    return R.check_row(settings)
+        case = "gradcheck check reference" if name == "check" else f"reference {name} forward+backward"
+        return Row(name, case, _anchor(name), skipped=True, note=f"skipped: the reference is not importable yet ({ref_error})")
+    kernel = next((k for k in KERNELS if k.name == name), None)
+    return R.kernel_row(settings, kernel, ref) if kernel is not None else R.check_row(settings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,9 +151,11 @@ def run(args: argparse.Namespace) -> int:
             try:
                 row = _one(name, settings, ref, ref_error)
             except Exception as exc:  # noqa: BLE001 - a row that raises is reported, the others still run
-                row = Row(name, name, "none", error=f"{type(exc).__name__}: {exc}")
+                row = Row(name, name, _anchor(name), error=f"{type(exc).__name__}: {exc}")
                 status = 1
             rows.append(row)
+            if row.error:
+                status = 1
     except KeyboardInterrupt:
         doc["complete"] = False
         status = 130

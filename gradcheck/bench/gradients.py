@@ -29,6 +29,7 @@ __all__ = [
     "conv_case",
     "torch_conv",
     "planted_conv2d",
+    "planted_adapter",
     "elementwise_check",
     "directional_check",
     "torch_gradcheck",

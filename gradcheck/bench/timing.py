@@ -112,7 +112,7 @@ def side_by_side(ours: Callable[[], Any], anchor: Callable[[], Any] | None, repe
 def _status_kb(key: str) -> int | None:
     try:
         with open("/proc/self/status") as f:
-            m = re.search(rf"^{key}:\s+(\d+)\s+kB", f.read(), re.M)
+            m = re.search(rf"^{key}:\s+(\d+)\s+kB", f.read(), re.MULTILINE)
     except OSError:
         return None
     return int(m.group(1)) if m else None
