@@ -77,7 +77,9 @@ def _route_projection(run: Runner, case: Case, rule: str) -> tuple[np.ndarray, n
     for out_idx, win in _window_masks(case):
         e = np.zeros(case.delta.shape, dtype=case.dtype)
         e[out_idx] = 1
-        g = _array(run.backward(case, e)[0], x.shape)
+        # a non-finite route has no nearest valid one: any valid route stands in for it, and the
+        # candidate's own dx (non-finite too, or not) is judged against that
+        g = np.nan_to_num(_array(run.backward(case, e)[0], x.shape), nan=0.0, posinf=0.0, neginf=0.0)
         vals = x[win]
         if rule == "max":
             is_max = vals == vals.max()
