@@ -5,8 +5,10 @@
 - ``gradcheck bench``: the harness against ``torch.autograd.gradcheck`` and torch's kernels.
 
 Exit status: 0 all checks passed (or the command ran, for ``equations``/``bench``); 1 a check
-failed or the candidate errored; 2 bad arguments or a target that cannot be loaded (one line
-on stderr, no traceback); 130 interrupted (what was done is still reported, marked incomplete).
+failed or the candidate errored; 2 bad arguments, a target that cannot be loaded or an output
+file that cannot be written (one line on stderr, no traceback; the other outputs are still
+written); 130 interrupted, also while the equation ledger is being checked (what was done is
+still reported, marked incomplete).
 """
 from __future__ import annotations
 
@@ -109,23 +111,50 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_check)
 
 
-def _write_outputs(run, args) -> list[str]:
+def _outputs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``[(what, path)]`` of the files the run will write."""
+    out = [("JSON", args.json)] if args.json else []
+    if not args.no_report:
+        out.append(("report", args.report or default_report_path(args.target)))
+    return out
+
+
+def _output_problem(path: str) -> str | None:
+    """Why ``path`` cannot be written (checked before a run, so a long run is not wasted)."""
+    if os.path.isdir(path):
+        return f"{path} is a folder"
+    probe = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        return f"{probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"no permission to write in {probe}"
+    return None
+
+
+def _write_outputs(run, args) -> tuple[list[str], bool]:
+    """Write the JSON and the HTML report; ``(notes, all written)``. A file that cannot be
+    written is one line on stderr, and the others are still written."""
     from .records import write_json_atomic
 
-    notes = []
-    if args.json:
-        write_json_atomic(args.json, run.to_dict())
-        notes.append(f"JSON: {args.json}")
-    if not args.no_report:
-        path = args.report or default_report_path(args.target)
+    notes, ok = [], True
+    for what, path in _outputs(args):
         try:
-            from .report import write_html
-        except ImportError:
-            write_html = None
-        if write_html is not None:
-            write_html(run, path)
-            notes.append(f"report: {path}")
-    return notes
+            if what == "JSON":
+                write_json_atomic(path, run.to_dict())
+            else:
+                try:
+                    from .report import write_html
+                except ImportError:
+                    continue
+                write_html(run, path)
+        except OSError as exc:
+            sys.stderr.write(f"gradcheck: error: could not write the {what} to {path}: {exc.strerror or exc}\n")
+            ok = False
+            continue
+        notes.append(f"{what}: {path}")
+    return notes, ok
 
 
 def _summary(run) -> str:
@@ -160,6 +189,11 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", args.device):
         sys.stderr.write(f"gradcheck: error: --device must be cpu or cuda[:N], got {args.device!r}\n")
         return 2
+    for what, path in _outputs(args):
+        problem = _output_problem(path)
+        if problem:
+            sys.stderr.write(f"gradcheck: error: cannot write the {what} to {path}: {problem}\n")
+            return 2
     run = RunResult(target=args.target, api=args.api)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     status = 0
@@ -173,17 +207,41 @@ def _run_check(args: argparse.Namespace) -> int:
         status = 130
         sys.stderr.write("gradcheck: interrupted; writing what was checked so far (marked incomplete)\n")
     if run.complete and (args.ledger or (args.ledger is None and args.target == "reference")) and (args.json or not args.no_report):
-        from .ledger import run_ledger
-
-        if progress:
-            progress("checking the seed's equations for the report (gradcheck equations)")
-        run.ledger = run_ledger()
+        status = _add_ledger(run, progress) or status
     print(_summary(run))
-    for note in _write_outputs(run, args):
+    notes, written = _write_outputs(run, args)
+    for note in notes:
         print(note)
     if status:
         return status
+    if not written:
+        return 2
     return 0 if run.passed else 1
+
+
+def _add_ledger(run, progress) -> int:
+    """Put the equation ledger into ``run``; the checks already done are kept whatever happens.
+
+    Returns 130 when interrupted (the run is then marked incomplete), else 0.
+    """
+    from .runner import sigterm_as_interrupt
+
+    if progress:
+        progress("checking the seed's equations for the report (gradcheck equations)")
+    try:
+        from .ledger import run_ledger
+
+        with sigterm_as_interrupt():
+            run.ledger = run_ledger()
+    except KeyboardInterrupt:
+        run.complete = False
+        sys.stderr.write("gradcheck: interrupted while checking the equations; writing the checks without the ledger "
+                         "(marked incomplete)\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the checks must still be written
+        sys.stderr.write(f"gradcheck: warning: the equation ledger could not be made ({type(exc).__name__}: {exc}); "
+                         "writing the checks without it\n")
+    return 0
 
 
 def _first_positional(argv: Sequence[str]) -> str | None:

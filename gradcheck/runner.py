@@ -15,7 +15,7 @@ from .config import RunConfig
 from .ops import SPECS
 from .records import Record, RunResult
 
-__all__ = ["run_check", "versions", "select_ops", "add_repro", "merge_coverage"]
+__all__ = ["run_check", "versions", "select_ops", "add_repro", "merge_coverage", "sigterm_as_interrupt"]
 
 
 def versions() -> dict[str, str]:
@@ -98,7 +98,9 @@ def merge_coverage(cov: dict[str, dict[str, list[Any]]], label: str, seen: list[
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` as SIGINT does (main thread only)."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
 
@@ -144,7 +146,7 @@ def run_check(target: str, api: str, cfg: RunConfig, *, progress: Callable[[str]
 
     from .explore import check_op
 
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         provided = []
         for label, op in labels:
             if impl.missing(label) is not None:
