@@ -137,7 +137,11 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
         elif rec is None and k[1] == "subgradient" and not cfg.kink_examples:
             rec = Record(label, k[0], k[1], "not-provided", message="no kink cases were asked for (--kink-examples 0)")
         elif rec is None or rec.examples == 0:
-            rec = Record(label, k[0], k[1], "error", message="no case reached this check (every drawn case was rejected)")
+            det = agg.get(("determinism", "structure"))
+            why = ("not judged: the candidate is nondeterministic, two calls on the same input differed on every case (see the "
+                   "determinism check)" if det is not None and det.status == "fail"
+                   else "no case reached this check (every drawn case was rejected)")
+            rec = Record(label, k[0], k[1], "error", message=why)
         if k in shrunk and rec.status in ("fail", "error"):
             s = shrunk[k]
             for f in ("status", "message", "counterexample", "worst", "arrays", "convergence", "traceback"):

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .battery import Key, Runner, tolerance_dtype
+from .battery import Key, Runner, error_records, tolerance_dtype
 from .cases import Case
-from .adapters.base import BadReturn
+from .adapters.base import BadReturn, CandidateError
 from .compare import compare, describe_value
 from .oracles.torch_oracle import torch_run
 from .records import Record
@@ -120,6 +120,16 @@ def evaluate_kink(run: Runner, case: Case) -> dict[Key, Record]:
         ("forward", "torch"): compare(run.forward(case), o_true, case=case, quantity="forward", oracle="torch",
                                       reduction=K["forward"], magnitude=mags["forward"], dtype=dt)
     }
+    try:
+        out.update(_judge_gradients(run, case, K, mags, dt))
+    except (CandidateError, BadReturn) as exc:  # the forward's record stands on its own
+        out.update(error_records(label, [(g, "subgradient") for g in spec.grads], exc, case))
+    return out
+
+
+def _judge_gradients(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
+    spec = run.spec
+    out: dict[Key, Record] = {}
     grads = dict(zip(spec.grads, run.backward(case)))
 
     def cmp(q: str, expected: np.ndarray, actual=None) -> Record:

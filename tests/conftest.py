@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -20,6 +21,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("GRADCHECK_PROFILE", "ci"))
+
+# The cases are tiny: one torch thread per test process beats a thread pool fighting the other
+# xdist workers for two cores (results are unchanged).
+torch.set_num_threads(1)
 
 from gradcheck.records import Counterexample, Record, RunResult, Worst
 
