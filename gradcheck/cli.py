@@ -18,6 +18,8 @@ import re
 import sys
 from typing import Sequence
 
+from .argtypes import comma_list, non_negative_int, positive_float, positive_int
+
 __all__ = ["main", "build_parser"]
 
 
@@ -29,41 +31,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def _ops(text: str) -> list[str]:
-    ops = [o.strip() for o in text.split(",") if o.strip()]
-    if not ops:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of ops")
-    return ops
+    return comma_list(text, "ops")
 
 
 def default_report_path(target: str) -> str:
@@ -94,14 +63,14 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api", choices=APIS, default="native", help="the calling convention (default: native)")
     p.add_argument("--ops", type=_ops, help="comma-separated ops to check (default: all the target provides)")
     p.add_argument("--profile", choices=list(PROFILES), default=None, help="hypothesis profile (default: ci, or $GRADCHECK_PROFILE)")
-    p.add_argument("--max-examples", type=_positive_int, help="smooth cases per op (default: the profile's)")
-    p.add_argument("--kink-examples", type=_non_negative_int, help="kink and tie cases per op (default: the profile's)")
-    p.add_argument("--seed", type=_non_negative_int, help="randomise case generation reproducibly")
+    p.add_argument("--max-examples", type=positive_int, help="smooth cases per op (default: the profile's)")
+    p.add_argument("--kink-examples", type=non_negative_int, help="kink and tie cases per op (default: the profile's)")
+    p.add_argument("--seed", type=non_negative_int, help="randomise case generation reproducibly")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype given to the candidate")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (torch API only)")
     p.add_argument("--allow-tf32", action="store_true", help="leave TF32 on for CUDA convs (and judge them by TF32's roundoff)")
-    p.add_argument("--timeout", type=_positive_float, default=20.0, help="seconds one candidate call may take (default 20)")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="ops checked at once, each in its own process")
+    p.add_argument("--timeout", type=positive_float, default=20.0, help="seconds one candidate call may take (default 20)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="ops checked at once, each in its own process")
     p.add_argument("--json", metavar="PATH", help="write the records as JSON")
     p.add_argument("--report", metavar="PATH", help="HTML report path (default reports/<target>.html)")
     p.add_argument("--no-report", action="store_true", help="write no HTML report")

@@ -30,6 +30,8 @@ import sys
 import time
 from typing import Any
 
+from ..argtypes import comma_list, positive_int
+
 __all__ = ["add_arguments", "run", "ROW_NAMES", "GROUPS"]
 
 ROW_NAMES: tuple[str, ...] = (
@@ -44,20 +46,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _rows(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of row names")
+    names = comma_list(text, "row names")
     out: list[str] = []
     for n in names:
         if n not in ROW_NAMES and n not in GROUPS:
@@ -68,11 +58,11 @@ def _rows(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``gradcheck bench``."""
-    parser.add_argument("--repeat", type=_count, default=3, metavar="N", help="runs per side; medians are reported (default 3)")
-    parser.add_argument("--slow-repeat", type=_count, default=1, metavar="N",
+    parser.add_argument("--repeat", type=positive_int, default=3, metavar="N", help="runs per side; medians are reported (default 3)")
+    parser.add_argument("--slow-repeat", type=positive_int, default=1, metavar="N",
                         help="runs of the slow torch.autograd.gradcheck anchor (default 1: it takes minutes)")
     parser.add_argument("--only", type=_rows, metavar="ROWS", help="comma-separated rows or groups: " + ", ".join(ROW_NAMES + tuple(GROUPS)))
-    parser.add_argument("--threads", type=_count, metavar="N",
+    parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="torch intra-op threads for both sides (default: torch's own choice)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test (times are not meaningful)")
     parser.add_argument("--json", metavar="PATH", help='write {"rows": [{"case", "ours_s", "anchor", "anchor_s", "speedup", ...}]}')
