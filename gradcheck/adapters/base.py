@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Implementation", "CandidateError", "BadReturn", "LoadError", "call_candidate", "candidate_traceback"]
+__all__ = ["Implementation", "FunctionTable", "CandidateError", "BadReturn", "LoadError", "call_candidate", "candidate_traceback"]
 
 
 _HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -47,6 +47,27 @@ class Implementation(Protocol):
     def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
 
     def backward(self, op: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
+
+
+class FunctionTable:
+    """An adapter over a target object whose ops are pairs of named functions."""
+
+    api = "?"
+
+    def __init__(self, obj: Any, target: str):
+        self.obj, self.target = obj, target
+
+    def _fn(self, name: str):
+        fn = getattr(self.obj, name, None)
+        return fn if callable(fn) else None
+
+    def _missing(self, *names: str) -> str | None:
+        """``"<a> and <b> not found in <target>"`` for the names the target lacks, or ``None``."""
+        absent = [n for n in names if self._fn(n) is None]
+        return f"{' and '.join(absent)} not found in {self.target}" if absent else None
+
+    def constraints(self, label: str) -> dict[str, Any]:
+        return {}
 
 
 def candidate_traceback(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import BadReturn, call_candidate
+from .base import BadReturn, FunctionTable, call_candidate
 
 __all__ = ["CS231nAdapter"]
 
@@ -57,15 +57,8 @@ def _unpack(name: str, value: Any, n: int) -> Any:
     return value
 
 
-class CS231nAdapter:
+class CS231nAdapter(FunctionTable):
     api = "cs231n"
-
-    def __init__(self, obj: Any, target: str):
-        self.obj, self.target = obj, target
-
-    def _fn(self, name: str):
-        fn = getattr(self.obj, name, None)
-        return fn if callable(fn) else None
 
     def ops(self) -> dict[str, str]:
         return {
@@ -75,9 +68,7 @@ class CS231nAdapter:
         }
 
     def missing(self, label: str) -> str | None:
-        _, f, b = _OPS[label]
-        absent = [n for n in (f, b) if self._fn(n) is None]
-        return f"{' and '.join(absent)} not found in {self.target}" if absent else None
+        return self._missing(*_OPS[label][1:])
 
     def constraints(self, label: str) -> dict[str, Any]:
         op = _OPS[label][0]

@@ -6,22 +6,15 @@ from typing import Any
 import numpy as np
 
 from ..protocol import PROTOCOL
-from .base import call_candidate
+from .base import FunctionTable, call_candidate
 
 __all__ = ["NativeAdapter"]
 
 
-class NativeAdapter:
+class NativeAdapter(FunctionTable):
     """Looks up ``<op>_forward`` / ``<op>_backward`` on the target object."""
 
     api = "native"
-
-    def __init__(self, obj: Any, target: str):
-        self.obj, self.target = obj, target
-
-    def _fn(self, name: str):
-        fn = getattr(self.obj, name, None)
-        return fn if callable(fn) else None
 
     def ops(self) -> dict[str, str]:
         """Label -> protocol op, for every op of the protocol (see :meth:`missing`)."""
@@ -29,12 +22,7 @@ class NativeAdapter:
 
     def missing(self, op: str) -> str | None:
         """Why ``op`` cannot be checked (a function of the pair is missing), or ``None``."""
-        p = PROTOCOL[op]
-        absent = [n for n in (p.forward_name, p.backward_name) if self._fn(n) is None]
-        return f"{' and '.join(absent)} not found in {self.target}" if absent else None
-
-    def constraints(self, op: str) -> dict[str, Any]:
-        return {}
+        return self._missing(PROTOCOL[op].forward_name, PROTOCOL[op].backward_name)
 
     def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         p = PROTOCOL[op]
