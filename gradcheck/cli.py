@@ -195,12 +195,12 @@ def _add_ledger(run, progress) -> int:
     """
     from .runner import sigterm_as_interrupt
 
-    if progress:
-        progress("checking the seed's equations for the report (gradcheck equations)")
     try:
-        from .ledger import run_ledger
-
         with sigterm_as_interrupt():
+            if progress:
+                progress("checking the seed's equations for the report (gradcheck equations)")
+            from .ledger import run_ledger
+
             run.ledger = run_ledger()
     except KeyboardInterrupt:
         run.complete = False
