@@ -196,8 +196,8 @@ def test_zero_dimensional_mse_forward(dtype):
     assert truth.shape == ()
     y, t = (case.inputs[k].astype(dtype) for k in "yt")
     mine = np.asarray(0.5 * ((t - y) ** 2).sum(), dtype=dtype)
-    kw = dict(case=case, quantity="forward", oracle="torch", reduction=spec.reduction(case.shapes, {})["forward"],
-              magnitude=magnitudes(spec, case)["forward"], dtype=dtype)
+    kw = {"case": case, "quantity": "forward", "oracle": "torch", "dtype": dtype,
+          "reduction": spec.reduction(case.shapes, {})["forward"], "magnitude": magnitudes(spec, case)["forward"]}
     ok = compare(mine, truth, **kw)
     assert ok.status == "pass", ok.message
     bad = compare(np.asarray(mine * (1 + 1e-3)), truth, **kw)

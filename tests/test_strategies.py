@@ -9,7 +9,7 @@ import torch
 from hypothesis import Phase, find, given, settings
 from numpy.lib.stride_tricks import sliding_window_view
 
-import gradcheck.strategies as strategies
+from gradcheck import strategies
 from gradcheck.ops import SPECS
 from gradcheck.strategies import (
     KINK_MARGIN,
@@ -53,8 +53,8 @@ def _draw(strategy, n: int) -> list:
 
 
 def _find(strategy, condition, n: int = 400):
-    return find(strategy, condition,
-                settings=settings(max_examples=n, derandomize=True, database=None, deadline=None, phases=[Phase.generate]))
+    quick = settings(max_examples=n, derandomize=True, database=None, deadline=None, phases=[Phase.generate])
+    return find(strategy, condition, settings=quick)
 
 
 def _torch_out(case) -> np.ndarray:
@@ -91,7 +91,7 @@ def _check_shapes(case) -> None:
     assert all(v > 0 for v in out) and all(v > 0 for shape in s.values() for v in shape)
     assert _torch_out(case).shape == tuple(out)  # torch agrees on the output's shape
     if spec.is_conv:
-        (n, c, h, w), (d, c2, k1, k2) = s["x"], s["w"]
+        (_, c, _, _), (d, c2, _, _) = s["x"], s["w"]
         assert c2 == c and s["b"] == (d,)
         assert min(p["stride"]) >= 1 and min(p["dilation"]) >= 1 and min(p["padding"]) >= 0
     elif case.op in POOL_OPS:
@@ -101,7 +101,7 @@ def _check_shapes(case) -> None:
         if case.op == "l2_pool2d":
             assert p["padding"] == (0, 0)
     elif case.op == "dense":
-        (n, f), (k, f2) = s["x"], s["w"]
+        (_, f), (k, f2) = s["x"], s["w"]
         assert f2 == f and s["b"] == (k,)
     elif case.op == "mse":
         assert s["y"] == s["t"] and len(s["y"]) == 2 and case.delta.shape == ()
@@ -275,8 +275,10 @@ def test_kink_ops_are_the_ops_with_a_kink_policy():
         pytest.param(("sigmoid",), {"kind": "kink"}, r"sigmoid has no kinks", id="kink-of-sigmoid"),
         pytest.param(("conv2d",), {"kind": "kink"}, r"conv2d has no kinks", id="kink-of-conv2d"),
         pytest.param(("conv2d",), {"max_batch": 0}, r"max_batch must be a positive int, got 0", id="max_batch=0"),
-        pytest.param(("max_pool2d",), {"max_window": -1}, r"max_window must be a positive int, got -1", id="max_window=-1"),
-        pytest.param(("dense",), {"max_features": 2.5}, r"max_features must be a positive int, got 2.5", id="float-limit"),
+        pytest.param(("max_pool2d",), {"max_window": -1}, r"max_window must be a positive int, got -1",
+                     id="max_window=-1"),
+        pytest.param(("dense",), {"max_features": 2.5}, r"max_features must be a positive int, got 2.5",
+                     id="float-limit"),
         pytest.param(("conv2d",), {"max_padding": -1}, r"max_padding must be a non-negative int, got -1",
                      id="max_padding=-1"),
         pytest.param(("avg_pool2d",), {"max_extra": -2}, r"max_extra must be a non-negative int, got -2",

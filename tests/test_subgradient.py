@@ -305,7 +305,8 @@ def test_max_pool_routing_that_depends_on_delta_fails():
     first, last = _max_pool("first"), _max_pool("last")
 
     def backward(delta, x, **p):
-        return first.max_pool2d_backward(np.maximum(delta, 0), x, **p) + last.max_pool2d_backward(np.minimum(delta, 0), x, **p)
+        up, down = np.maximum(delta, 0), np.minimum(delta, 0)
+        return first.max_pool2d_backward(up, x, **p) + last.max_pool2d_backward(down, x, **p)
 
     cand = SimpleNamespace(max_pool2d_forward=first.max_pool2d_forward, max_pool2d_backward=backward)
 

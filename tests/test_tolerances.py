@@ -188,7 +188,8 @@ def _perturbed(case, actual, rel, how):
             a *= 1 + rel
         else:
             a[where] *= 1 + rel
-        out[q] = (compare(a, truth[q], case=case, quantity=q, oracle="torch", reduction=K[q], magnitude=mags[q]), where, K[q])
+        rec = compare(a, truth[q], case=case, quantity=q, oracle="torch", reduction=K[q], magnitude=mags[q])
+        out[q] = (rec, where, K[q])
     return out
 
 
@@ -300,7 +301,7 @@ def test_naive_float32_sum_passes_at_its_length_only(term, K):
     actual = np.cumsum(terms, dtype=np.float32)[-1:]  # sequential, in float32
     exact = terms.astype(np.float64).sum(keepdims=True)
     case = Case("relu", {"x": np.zeros((1,))}, {}, np.zeros((1,)), dtype="float32")
-    kw = dict(case=case, quantity="forward", oracle="torch", magnitude=exact)
+    kw = {"case": case, "quantity": "forward", "oracle": "torch", "magnitude": exact}
     assert compare(actual, exact, reduction=K, **kw).status == "pass"
     assert compare(actual, exact, reduction=K // 100, **kw).status == "fail"
     assert compare(actual, exact, reduction=K, dtype="float64", **kw).status == "fail"
