@@ -120,10 +120,16 @@ def run_check(target: str, api: str, cfg: RunConfig, *, progress: Callable[[str]
     """Check ``target`` through the ``api`` adapter; never raises for what the candidate does.
 
     Raises :class:`LoadError` when the target cannot be loaded or ``cfg.ops`` names unknown
-    ops. On ``KeyboardInterrupt`` / ``SIGTERM`` the partial result (``complete=False``) is in
+    ops; with ``cfg.isolate`` the target is loaded in a process of its own first, so import-time
+    code that exits, crashes or hangs is a ``LoadError`` too. On ``KeyboardInterrupt`` / ``SIGTERM`` the partial result (``complete=False``) is in
     ``result`` (pass one in to keep it) and the interrupt is re-raised.
     """
-    impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
+    if cfg.isolate:  # the candidate's import-time code runs in a process of its own too
+        from .worker import load_isolated
+
+        impl: Any = load_isolated(target, api, cfg)
+    else:
+        impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
     labels = select_ops(impl.ops(), cfg.ops)
     run = result if result is not None else RunResult(target=target, api=api)
     run.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -20,7 +20,9 @@ call to the parent and arms a timer around it:
   like any other exception; an unexpected failure of the harness inside a worker is an
   ``error`` record with the harness's traceback, never a lost op;
 - SIGINT and SIGTERM are held back while a worker starts, so an interrupt never leaves a
-  worker unwatched; the parent then stops every worker and re-raises ``KeyboardInterrupt``.
+  worker unwatched; the parent then stops every worker and re-raises ``KeyboardInterrupt``;
+- the target itself is first imported in a process of its own (:func:`load_isolated`), so
+  import-time code that exits, crashes or hangs is a ``LoadError``, not the end of the run.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from .adapters.base import CandidateError, candidate_traceback
 from .config import RunConfig
 from .records import Record
 
-__all__ = ["run_ops_isolated", "memory_limit_bytes", "MEMORY_LIMIT_ENV"]
+__all__ = ["run_ops_isolated", "load_isolated", "LoadedTarget", "memory_limit_bytes", "MEMORY_LIMIT_ENV"]
 
 #: Seconds a worker may go without a word, on top of ``timeout``, before it is stopped.
 _GRACE_S = 10.0
@@ -125,6 +127,18 @@ def _worker_main(conn: Connection, target: str, api: str, label: str, op: str, c
         os._exit(code)
 
 
+def _cap_memory(limit: int | None) -> None:
+    """Cap this process's address space at ``limit`` bytes (where the platform allows)."""
+    if not limit:
+        return
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _check_in_worker(conn: Connection, target: str, api: str, label: str, op: str, cfg: RunConfig, threads: int,
                      memory_limit: int | None) -> tuple[list[Record], list]:
     from .adapters import load
@@ -138,13 +152,8 @@ def _check_in_worker(conn: Connection, target: str, api: str, label: str, op: st
         raise CandidateTimeout(current["what"] or "a candidate call")
 
     signal.signal(signal.SIGALRM, on_alarm)
-    if cfg.device == "cpu" and memory_limit:
-        try:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-        except (ImportError, ValueError, OSError):
-            pass
+    if cfg.device == "cpu":
+        _cap_memory(memory_limit)
     try:
         import torch
 
@@ -321,3 +330,102 @@ def run_ops_isolated(
         for conn in running:
             conn.close()
         raise
+
+
+#: Seconds the target's import may take, at least (``--timeout`` when that is longer).
+IMPORT_TIMEOUT_S = 60.0
+
+
+class LoadedTarget:
+    """What the parent needs to know of a target loaded in another process: its op labels,
+    which are missing and why, and the limits its convention puts on cases."""
+
+    def __init__(self, target: str, api: str, ops: dict[str, str], missing: dict[str, str | None],
+                 constraints: dict[str, dict[str, Any]]):
+        self.target, self.api = target, api
+        self._ops, self._missing, self._constraints = ops, missing, constraints
+
+    def ops(self) -> dict[str, str]:
+        return dict(self._ops)
+
+    def missing(self, label: str) -> str | None:
+        return self._missing[label]
+
+    def constraints(self, label: str) -> dict[str, Any]:
+        return dict(self._constraints[label])
+
+
+def _probe_main(conn: Connection, target: str, api: str, device: str, allow_tf32: bool, memory_limit: int | None) -> None:
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)
+        if device == "cpu":
+            _cap_memory(memory_limit)
+        from .adapters import LoadError, load
+
+        try:
+            impl = load(target, api, device=device, allow_tf32=allow_tf32)
+        except LoadError as exc:
+            conn.send(("loaderror", str(exc)))
+        else:
+            ops = impl.ops()
+            conn.send(("loaded", ops, {k: impl.missing(k) for k in ops}, {k: dict(impl.constraints(k)) for k in ops}))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        code = 1
+        try:
+            conn.send(("crash", f"{type(exc).__name__}: {exc}"))
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def _probe_context() -> mp.context.BaseContext:
+    """A plain fork while torch is not loaded here (cheap: the command line has not loaded it
+    yet), else the fork server (forking a process whose thread pools are running is unsafe)."""
+    import sys
+
+    if "torch" not in sys.modules and "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    return _context()
+
+
+def load_isolated(target: str, api: str, cfg: RunConfig) -> LoadedTarget:
+    """Load ``target`` through the ``api`` adapter in a process of its own and describe it.
+
+    Raises :class:`~gradcheck.adapters.LoadError` as :func:`gradcheck.adapters.load` does, and
+    also when importing the target ends its process (``os._exit``, a crash) or does not finish
+    within ``max(cfg.timeout, IMPORT_TIMEOUT_S)`` seconds. Raises ``KeyboardInterrupt`` through
+    after stopping the process.
+    """
+    from .adapters import LoadError
+
+    memory_limit = memory_limit_bytes(cfg.jobs)
+    ctx = _probe_context()
+    deadline = max(cfg.timeout, IMPORT_TIMEOUT_S)
+    with _interrupts_deferred():
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_probe_main, args=(child, target, api, cfg.device, cfg.allow_tf32, memory_limit),
+                           daemon=True)
+        proc.start()
+        child.close()
+    try:
+        started = time.monotonic()
+        while not parent.poll(0.2):
+            if time.monotonic() - started > deadline:
+                raise LoadError(f"importing {target} did not finish within {deadline:g} s")
+        try:
+            msg = parent.recv()
+        except (EOFError, OSError):
+            proc.join(5)
+            how = _died(proc).replace("the worker process", "the process")
+            raise LoadError(f"importing {target} ended its process ({how})") from None
+    finally:
+        parent.close()
+        _stop(proc, 2.0)
+    if msg[0] == "loaded":
+        return LoadedTarget(target, api, msg[1], msg[2], msg[3])
+    if msg[0] == "loaderror":
+        raise LoadError(msg[1])
+    raise LoadError(f"loading {target} failed: {msg[1]}")
