@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck.adapters import load
+from gradcheck.adapters import LoadError, load
 from gradcheck.battery import Runner, evaluate
 from gradcheck.cases import SMALL_ARRAY, Case
 from gradcheck.config import RunConfig
@@ -210,6 +210,25 @@ def test_thread_left_running_by_the_candidate_does_not_keep_its_worker_alive():
     assert_checked_and_passed(run, "relu")
     assert_checked_and_passed(run, "tanh")
     assert not multiprocessing.active_children(), "a worker outlived its op"
+
+
+def test_import_that_never_finishes_is_a_load_error(monkeypatch):
+    import gradcheck.worker
+
+    monkeypatch.setattr(gradcheck.worker, "IMPORT_TIMEOUT_S", 1.0)
+    with pytest.raises(LoadError, match=r"import_hang.py did not finish within 1 s"):
+        run_check(target("import_hang.py"), "native", RunConfig(ops=["relu"], profile="ci", timeout=1.0))
+    assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("import_exit.py", "ended its process (the process exited with status 0)"),
+    ("import_segfault.py", "ended its process (the process was killed by SIGSEGV)"),
+    ("import_error.py", "failed: RuntimeError: cannot initialise the candidate"),
+])
+def test_import_that_ends_or_breaks_its_process_is_a_load_error(name, fragment):
+    with pytest.raises(LoadError, match=re.escape(fragment)):
+        run_check(target(name), "native", RunConfig(ops=["relu"], profile="ci", timeout=1.0))
 
 
 # --- 4. garbage returns ------------------------------------------------------------------------------
