@@ -30,15 +30,6 @@ POOL_OPS = ("max_pool2d", "avg_pool2d", "l2_pool2d")
 SCALES = (1.0, 1e-3, 1e3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny torch ops run far faster on one thread; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _draw(strategy, n: int) -> list:
     """``n`` examples of ``strategy`` (deterministic, no shrinking)."""
     out: list = []

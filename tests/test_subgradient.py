@@ -20,15 +20,6 @@ from gradcheck.subgradient import MAX_ONE_HOT, evaluate_kink, project_simplex
 KINK_LIMITS = {"max_batch": 2, "max_channels": 2}  # as the explorer draws kink cases
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny torch ops run far faster on one thread; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _draw(strategy, n: int) -> list:
     """``n`` examples of ``strategy`` (deterministic, no shrinking)."""
     out: list = []

@@ -26,15 +26,6 @@ QUANTITIES = ("forward", "dx", "dw", "db")
 LONG = {"max_batch": 4, "max_channels": 16, "max_filters": 4, "max_kernel": 5, "max_extra": 28}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny torch ops run far faster on one thread; restore the setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _draw(strategy, n: int) -> list:
     """``n`` examples of ``strategy`` (deterministic, no shrinking)."""
     out: list = []
