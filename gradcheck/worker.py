@@ -265,8 +265,10 @@ def _overdue(job: dict[str, Any], cfg: RunConfig, now: float) -> list[Record] | 
         why = (f"timed out after {cfg.timeout:g} s in {job['what']} "
                "(stuck where it could not be interrupted; the worker was stopped)")
     elif since is None and now - job["last"] > cfg.timeout + _GRACE_S:
-        why = (f"no progress for {now - job['last']:.0f} s after {job['what']} "
-               f"(the limit is --timeout {cfg.timeout:g} s + {_GRACE_S:g} s; the worker was stopped)")
+        after = "start-up" if job["what"] == "start-up" else f"{job['what']} returned"
+        why = (f"no progress for {now - job['last']:.0f} s after {after}: stuck between candidate calls, e.g. in a "
+               f"method of an object the candidate returned (the limit is --timeout {cfg.timeout:g} s + "
+               f"{_GRACE_S:g} s; the worker was stopped)")
     else:
         return None
     job["proc"].kill()
