@@ -267,6 +267,19 @@ def test_garbage_gradient_is_never_reported_as_passing(variant):
     assert not det.message.startswith("nondeterministic"), det.message  # the same garbage twice is deterministic
 
 
+def test_returned_object_whose_repr_raises_is_an_error_of_that_op():
+    run = check(target("garbage.py", "repr_raises"), ops=["relu"])
+    r = of(run, "relu")[("shape-dtype", "structure")]
+    assert r.status in ("fail", "error") and "repr of the candidate's object" in r.message, r.message
+
+
+def test_returned_object_whose_repr_never_returns_is_stopped_between_calls():
+    # Candidate code running outside a watched call: only the parent's silence limit stops it.
+    run = check(target("garbage.py", "repr_hangs"), ops=["relu"], timeout=1.0)
+    assert_whole_op(run, "relu", "error", "after relu backward returned", "the worker was stopped")
+    assert not multiprocessing.active_children()
+
+
 # --- 5. nondeterminism -----------------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 ``:none`` None; ``:list`` nested lists; ``:shape`` the right values flattened; ``:float32``
 float32 for float64 inputs; ``:nan`` / ``:inf`` one non-finite element (the same on every
-call); ``:tuple2`` a tuple of two arrays for relu's one gradient; ``:torch`` a torch tensor.
-relu_forward is correct.
+call); ``:tuple2`` a tuple of two arrays for relu's one gradient; ``:torch`` a torch tensor;
+``:repr_raises`` / ``:repr_hangs`` an object whose ``repr`` raises / never returns (code of the
+candidate's that runs outside its calls). relu_forward is correct.
 """
 from types import SimpleNamespace
 
@@ -33,6 +34,17 @@ def _torch(delta, x):
     return torch.from_numpy(_dx(delta, x))
 
 
+class _ReprRaises:
+    def __repr__(self):
+        raise RuntimeError("repr of the candidate's object")
+
+
+class _ReprHangs:
+    def __repr__(self):
+        while True:
+            pass
+
+
 _BACKWARDS = {
     "none": lambda delta, x: None,
     "list": lambda delta, x: _dx(delta, x).tolist(),
@@ -42,6 +54,8 @@ _BACKWARDS = {
     "inf": _nonfinite(np.inf),
     "tuple2": lambda delta, x: (_dx(delta, x), _dx(delta, x)),
     "torch": _torch,
+    "repr_raises": lambda delta, x: _ReprRaises(),
+    "repr_hangs": lambda delta, x: _ReprHangs(),
 }
 
 for _name, _backward in _BACKWARDS.items():
