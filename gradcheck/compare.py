@@ -57,6 +57,8 @@ def compare(
     op = case.op
     dtype = dtype or case.dtype
     expected = np.asarray(expected, dtype=np.float64)
+    if isinstance(actual, np.generic) and expected.ndim == 0:
+        actual = np.asarray(actual)  # a numpy scalar is a fine 0-d result (e.g. np.sum(...) for eq. 9)
     if not isinstance(actual, np.ndarray):
         return _fail(op, quantity, oracle, case, f"{quantity}: expected an ndarray of shape {expected.shape}, got {describe_value(actual)}")
     if actual.shape != expected.shape:
@@ -73,7 +75,7 @@ def compare(
     nonfinite = ~np.isfinite(a)
     err = np.where(nonfinite, np.inf, np.abs(a - expected))
     ratio = err / np.maximum(bound, _TINY)
-    bad = ratio > 1.0
+    bad = ~(ratio <= 1.0)  # NaN (a non-finite expected value) counts as a disagreement
     rec = Record(
         op,
         quantity,

@@ -54,6 +54,12 @@ def _check(lowest: int = 1, **limits: int) -> None:
             raise ValueError(f"{name} must be {what} int, got {value!r}")
 
 
+def _touches(size: int, k: int, s: int, p: int, d: int, n_out: int) -> bool:
+    """Whether some window along one axis covers an element of the unpadded input."""
+    taps = np.arange(n_out)[:, None] * s - p + np.arange(k)[None, :] * d
+    return bool(((taps >= 0) & (taps < size)).any())
+
+
 @st.composite
 def conv_geometry(
     draw,
@@ -89,7 +95,10 @@ def conv_geometry(
     size = tuple(max(1, dl * (kk - 1) + 1 - 2 * p + draw(st.integers(0, max_extra))) for kk, dl, p in zip(k, dil, pad))
     shapes = {"x": (n, c) + size, "w": (d, c) + k, "b": (d,)}
     params = {"stride": stride, "padding": pad, "dilation": dil}
-    assume(all(v > 0 for v in conv_out_shape(shapes, params)))
+    out = conv_out_shape(shapes, params)
+    assume(all(v > 0 for v in out))
+    # at least one window must reach a real input element on each axis, or dx = dw = 0 tests nothing
+    assume(all(_touches(size[a], k[a], stride[a], pad[a], dil[a], out[2 + a]) for a in (0, 1)))
     return shapes, params
 
 
@@ -147,7 +156,7 @@ def geometry(op: str, **limits: int) -> st.SearchStrategy:
     if spec.is_conv:
         return conv_geometry(**limits)
     if op == "l2_pool2d":
-        return pool_geometry(padding=False, **limits)
+        return pool_geometry(**{"padding": False, **limits})
     if op.endswith("_pool2d"):
         return pool_geometry(**limits)
     if op == "dense":

@@ -33,7 +33,9 @@ from .tolerances import magnitudes
 
 __all__ = ["evaluate_kink", "project_simplex", "MAX_ONE_HOT"]
 
-#: Kink cases with more outputs than this are judged without the one-hot routes.
+#: Kink cases of pooling ops with more outputs than this are judged by their forward only (the
+#: one-hot routes would cost a backward call per output); kink cases are drawn small, so this
+#: is rare.
 MAX_ONE_HOT = 96
 
 
