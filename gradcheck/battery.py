@@ -227,11 +227,10 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
                         reduction=K[g], magnitude=2 * mags[g], dtype=dt)
                 for g, v in zip(spec.grads, lin) if g in well_formed and np.isfinite(by_name[g]).all()]
     lin_bad = [r for r in lin_recs if r.status == "fail"]
+    if det_bad:
+        return out  # linearity and gradients of a nondeterministic candidate: reported as nondeterminism only
     out[("linearity", "structure")] = _structure(label, case, "linearity", [
         f"backward(-2·delta) is not -2·backward(delta): {r.message}" for r in lin_bad])
-
-    if det_bad:
-        return out  # gradients of a nondeterministic candidate are reported as nondeterminism only
 
     fwd = run.forward64()(case)
     fd = finite_differences(spec, case, fwd)

@@ -175,7 +175,8 @@ def _run_check(args: argparse.Namespace) -> int:
         run.complete = False
         status = 130
         sys.stderr.write("gradcheck: interrupted; writing what was checked so far (marked incomplete)\n")
-    if run.complete and (args.ledger or (args.ledger is None and args.target == "reference")) and (args.json or not args.no_report):
+    wants_ledger = args.ledger or (args.ledger is None and args.target == "reference")
+    if run.complete and wants_ledger and (args.json or not args.no_report):
         status = _add_ledger(run, progress) or status
     print(_summary(run))
     notes, written = _write_outputs(run, args)

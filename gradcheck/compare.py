@@ -28,7 +28,10 @@ def describe_value(value: Any) -> str:
     mod = type(value).__module__
     if mod.startswith("torch"):
         return f"torch.{type(value).__name__} (a numpy array was expected)"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception as exc:  # noqa: BLE001 - a candidate's object may not even describe itself
+        return f"{type(value).__name__} object (its repr raised {type(exc).__name__})"
     return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
 
 

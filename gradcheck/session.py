@@ -23,7 +23,12 @@ class CheckSession:
 
     def __init__(self, target: str, api: str, cfg: RunConfig):
         self.target, self.api, self.cfg = target, api, cfg
-        self.impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
+        if cfg.isolate:  # an import that crashes or hangs must not take the test session down
+            from .worker import load_isolated
+
+            self.impl = load_isolated(target, api, cfg)
+        else:
+            self.impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
         self.labels = select_ops(self.impl.ops(), cfg.ops)
         self._done: dict[str, dict[tuple[str, str], Record]] = {}
         self.coverage: dict[str, list[Any]] = {}

@@ -84,5 +84,5 @@ def call_candidate(where: str, fn, *args, **kwargs) -> Any:
         return fn(*args, **kwargs)
     except CandidateError:
         raise
-    except Exception as exc:  # noqa: BLE001 - whatever the candidate raises is a result
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the candidate raises is a result
         raise CandidateError(where, exc, candidate_traceback(exc)) from None
