@@ -147,7 +147,10 @@ def conv2d_input_grad(
     ``(H + d_h*(k1-1), W + d_w*(k2-1))`` at offset ``d*(k-1) - p`` per axis (entries that would
     land outside the frame touch only padding and are dropped), then correlated with the
     kernel rotated by 180 degrees and transposed to (C, D, k1, k2), at dilation ``d``.
-    Ledger: eq20, eq21, eq22.
+    Ledger: eq20 (holds); eq21 and eq22 fail as printed (the seed's ``*`` of eq. 2 already
+    flips the kernel, so ``delta * rot180(w)`` flips it twice). This follows the ledger's
+    corrected form of eq. 22, ``delta * w`` with eq. 2's ``*``, i.e. the correlation of the
+    zero-padded deltas with ``rot180(w)`` computed here.
 
     Parameters
     ----------
@@ -218,7 +221,10 @@ def conv2d_backward(
       any window get zero gradient. No ``f'`` factor here: this is the convolution's own input
       gradient (``f'`` enters in :func:`reference.layer.layer_delta`).
 
-    Ledger: eq10, eq11, eq12, eq13, eq14, eq15, eq16, eq17, eq22.
+    Ledger: eq10-eq13 and eq15-eq17 hold. eq14 fails as printed (eq. 2's convolution of
+    ``rot180(delta)`` with ``o`` lands on eq. 13 shifted by ``(H - k1, W - k2)``), so ``dw``
+    follows eq. 13, the correlation; ``dx`` follows the corrected eq. 22 (see
+    :func:`conv2d_input_grad`).
 
     Parameters
     ----------

@@ -75,7 +75,10 @@ def max_pool2d_forward(
 
     ``o[N, c, i, j] = max_{m, n} xp[N, c, i*s_h + m, j*s_w + n]`` where ``xp`` is ``x`` padded
     with ``-inf`` (so padding never wins), as ``torch.nn.functional.max_pool2d``.
-    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation).
+    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation). The rule holds
+    as printed only for non-overlapping windows with a unique maximum; this follows the
+    ledger's corrected form: each window's error goes to its first maximal unit and the
+    contributions of overlapping windows are added (``+=``), as torch does.
 
     Parameters
     ----------
@@ -116,7 +119,10 @@ def max_pool2d_winners(
     for gradient routing during backpropagation" (seed, pooling layer). Ties go to the FIRST
     maximal element in row-major window order (torch's convention); padding never wins, being
     ``-inf``; a NaN always wins (the last NaN of the window, again as torch).
-    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation).
+    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation). The rule holds
+    as printed only for non-overlapping windows with a unique maximum; this follows the
+    ledger's corrected form: each window's error goes to its first maximal unit and the
+    contributions of overlapping windows are added (``+=``), as torch does.
 
     Parameters
     ----------
@@ -150,7 +156,10 @@ def max_pool2d_backward(
     the window get zero. The winner is recomputed from ``x`` exactly as in the forward pass
     (first maximal element in row-major order, see :func:`max_pool2d_winners`), so a tie sends
     the delta to exactly one unit. Overlapping windows accumulate; padding is dropped.
-    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation).
+    Ledger: pool-max (the seed's Pooling Layer section; it numbers no equation). The rule holds
+    as printed only for non-overlapping windows with a unique maximum; this follows the
+    ledger's corrected form: each window's error goes to its first maximal unit and the
+    contributions of overlapping windows are added (``+=``), as torch does.
 
     Parameters
     ----------
@@ -189,7 +198,9 @@ def avg_pool2d_forward(
 
     ``o[N, c, i, j] = (1 / (k_h k_w)) sum_{m, n} xp[N, c, i*s_h + m, j*s_w + n]`` with ``xp``
     zero-padded; padding counts in the divisor (torch's ``count_include_pad=True``).
-    Ledger: pool-avg (the seed's Pooling Layer section; it numbers no equation).
+    Ledger: pool-avg (the seed's Pooling Layer section; it numbers no equation). The rule holds
+    as printed only for non-overlapping windows; this follows the corrected form, adding the
+    contributions of overlapping windows (``+=``).
 
     Parameters
     ----------
@@ -220,7 +231,9 @@ def avg_pool2d_backward(
 
     "The error is multiplied by 1/(N x N) and assigned to the whole pooling block", for a
     ``k_h x k_w`` window; overlapping windows accumulate, padding is dropped.
-    Ledger: pool-avg (the seed's Pooling Layer section; it numbers no equation).
+    Ledger: pool-avg (the seed's Pooling Layer section; it numbers no equation). The rule holds
+    as printed only for non-overlapping windows; this follows the corrected form, adding the
+    contributions of overlapping windows (``+=``).
 
     Parameters
     ----------
@@ -252,7 +265,9 @@ def l2_pool2d_forward(
     ``o[N, c, i, j] = sqrt(sum_{m, n} xp[N, c, i*s_h + m, j*s_w + n]^2)`` with ``xp``
     zero-padded (for ``padding=0`` this is ``torch.nn.functional.lp_pool2d`` with
     ``norm_type=2``).
-    Ledger: pool-l2 (named in the seed's Pooling Layer section, routing derived here).
+    Ledger: pool-l2 (named in the seed's Pooling Layer section, routing derived here: it holds
+    for non-overlapping windows with ``o > 0``; overlapping windows add up (``+=``) and an
+    all-zero window routes 0, the subgradient choice).
 
     Parameters
     ----------
@@ -286,7 +301,9 @@ def l2_pool2d_backward(
     is dropped. Computed as ``dx = x * scatter(delta / o)``. Subgradient choice: where
     ``o == 0`` (an all-zero window) the norm is not differentiable and the window routes 0
     (the minimum-norm subgradient; torch's ``lp_pool2d`` gives nan or inf there).
-    Ledger: pool-l2 (named in the seed's Pooling Layer section, routing derived here).
+    Ledger: pool-l2 (named in the seed's Pooling Layer section, routing derived here: it holds
+    for non-overlapping windows with ``o > 0``; overlapping windows add up (``+=``) and an
+    all-zero window routes 0, the subgradient choice).
 
     Parameters
     ----------
