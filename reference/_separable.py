@@ -154,48 +154,63 @@ def window_reduce(x_flat: NDArray, grid: Grid, op: Op) -> NDArray:
     return grid.gather(b)
 
 
-def _track(best: NDArray, v: NDArray, winner: NDArray, q: int, greater: NDArray, tmp: NDArray) -> None:
-    """Running first-maximum: where ``v > best`` (strictly), set ``best = v`` and ``winner = q``.
+def _first_max(
+    candidates: list[NDArray], index: type, nan_aware: bool, follow: list[NDArray] | None = None
+) -> tuple[NDArray, NDArray, NDArray | None]:
+    """Element-wise first maximum over equally long arrays.
 
-    A NaN in ``v`` always takes over (so the last NaN wins, as in torch's max pooling).
-    ``q`` increases from call to call, so ``winner = max(winner, q * (v > best))``.
+    Returns ``best`` (the maximum), ``winner`` (the index ``q`` of the first candidate holding
+    it: a later candidate takes over only when strictly greater) and, if ``follow`` is given,
+    ``follow[winner]``. With ``nan_aware`` a NaN always takes over (so the last NaN wins, as in
+    torch's max pooling). ``best`` may be ``candidates[0]`` itself; nothing is written into the
+    candidates.
     """
-    np.greater(v, best, out=greater)
-    np.logical_or(greater, np.isnan(v), out=greater)
-    np.maximum(best, v, out=best)
-    np.multiply(greater, winner.dtype.type(q), out=tmp)
-    np.maximum(winner, tmp, out=winner)
+    best, winner, chosen = candidates[0], None, None if follow is None else follow[0]
+    for q in range(1, len(candidates)):
+        v = candidates[q]
+        greater = np.greater(v, best)
+        if nan_aware:
+            greater |= np.isnan(v)
+        # q increases, so the last improvement is also the largest q: winner = max(q * greater)
+        if winner is None:
+            best, winner = np.maximum(best, v), greater.astype(index)
+        else:
+            np.maximum(best, v, out=best)
+            np.maximum(winner, np.multiply(greater, index(q)), out=winner)
+        if chosen is not None and follow is not None:
+            # chosen = where(greater, follow[q], chosen), in wrapping unsigned arithmetic
+            step = np.subtract(follow[q], chosen)
+            step *= greater
+            chosen = np.add(chosen, step, out=None if q == 1 else chosen)
+    if winner is None:
+        winner = np.zeros(len(best), dtype=index)
+    return best, winner, chosen
 
 
 def window_argmax(
-    x_flat: NDArray, grid: Grid, *, values: bool = True
+    x_flat: NDArray, grid: Grid, *, values: bool = True, nan_aware: bool = False
 ) -> tuple[NDArray | None, NDArray, NDArray]:
     """Window maxima and the row and column offsets ``(m, n)`` of each window's winner.
 
     The winner is the first maximal element in row-major window order: the first row holding
-    the window maximum, and in it the first column holding it. Returns ``o`` (N, C, Ho, Wo),
-    or None unless ``values``, and ``m``, ``n`` (N, C, Ho, Wo) as unsigned integers.
+    the window maximum, and in it the first column holding it. A window holding NaN is won by
+    its last NaN (torch's rule): when a NaN shows up, the passes are rerun NaN-aware.
+    Returns ``o`` (N, C, Ho, Wo), or None unless ``values``, and ``m``, ``n`` (N, C, Ho, Wo)
+    as unsigned integers.
     """
     (kh, kw), n_w, n_h, wq = grid.kernel, grid.n_w, grid.n_h, grid.wq
     index = np.uint8 if max(kh, kw) <= 256 else np.uint32
     phases = _phases(x_flat, grid.stride[1], copy=kw > 1)
     # W-pass: a = max over the columns of each row-window, n_star = its first argmax
-    a = np.array(_column(phases, 0, n_w))
-    n_star = np.zeros(n_w, dtype=index)
-    greater, tmp = np.empty(n_w, dtype=bool), np.empty(n_w, dtype=index)
-    for n in range(1, kw):
-        _track(a, _column(phases, n, n_w), n_star, n, greater, tmp)
+    columns = [_column(phases, n, n_w) for n in range(kw)]
+    a, n_star, _ = _first_max(columns, index, nan_aware)
     # H-pass: b = max over the rows, m_star = first row holding it, n_sel = that row's n_star
-    b = a[:n_h].copy()
-    m_star = np.zeros(n_h, dtype=index)
-    n_sel = n_star[:n_h].copy()
-    greater, tmp = greater[:n_h], tmp[:n_h]
-    for m in range(1, kh):
-        _track(b, a[m * wq : m * wq + n_h], m_star, m, greater, tmp)
-        # n_sel = where(greater, n_star shifted, n_sel), in wrapping uint8 arithmetic
-        np.subtract(n_star[m * wq : m * wq + n_h], n_sel, out=tmp)
-        np.multiply(tmp, greater, out=tmp)
-        np.add(n_sel, tmp, out=n_sel)
+    rows = [a[m * wq : m * wq + n_h] for m in range(kh)]
+    follow = [n_star[m * wq : m * wq + n_h] for m in range(kh)]
+    b, m_star, n_sel = _first_max(rows, index, nan_aware, follow)
+    if not nan_aware and np.isnan(b).any():
+        return window_argmax(x_flat, grid, values=values, nan_aware=True)
+    assert n_sel is not None
     return (grid.gather(b) if values else None), grid.gather(m_star), grid.gather(n_sel)
 
 
