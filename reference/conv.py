@@ -9,12 +9,14 @@ The seed writes eqs. 13-14 and 20-22 for stride 1, no padding, no dilation and o
 This module implements their general form:
 
 * ``dw`` (eq. 13): ``dw[d,c,m,n] = sum_{N,i,j} delta[N,d,i,j] * xp[N,c, i*s_h+m*d_h, j*s_w+n*d_w]``
-  where ``xp`` is the zero-padded input - the correlation of the input with the deltas (eq. 14).
+  where ``xp`` is the zero-padded input - the correlation of the input with the deltas (what
+  eq. 14 means; as printed it is shifted, see :func:`conv2d_backward`).
 * ``dx`` (eqs. 15-22): the deltas are spread onto the stride grid (``s - 1`` zeros between
   neighbours), zero-padded to a *full* convolution and correlated with the 180-degree rotated,
-  channel-transposed kernel (eq. 22: ``delta * rot180(w)``), at the kernel's dilation; the
-  result is cropped back to the unpadded input. This is the transposed convolution; input rows
-  or columns that no window covers receive zero gradient.
+  channel-transposed kernel, at the kernel's dilation - the full convolution (eq. 2's ``*``)
+  of the deltas with ``w``, eq. 22 in its corrected form (as printed, ``delta * rot180(w)``
+  flips the kernel twice); the result is cropped back to the unpadded input. This is the
+  transposed convolution; input rows or columns that no window covers receive zero gradient.
 """
 from __future__ import annotations
 
@@ -142,7 +144,9 @@ def conv2d_input_grad(
 ) -> NDArray:
     """Gradient of a convolution with respect to its input (eqs. 15-22 without ``f'``).
 
-    Eq. 22 generalised: ``dE/do^{l} = delta^{l+1} * rot180(w^{l+1})`` (a full convolution).
+    Eq. 22 in its corrected form, generalised: ``dE/do^{l}`` is the full convolution (eq. 2's
+    ``*``) of ``delta^{l+1}`` with ``w^{l+1}``, i.e. the correlation of the zero-padded deltas
+    with ``rot180(w^{l+1})``.
     The deltas (N, D, Ho, Wo) are placed on the stride grid of a zero frame of size
     ``(H + d_h*(k1-1), W + d_w*(k2-1))`` at offset ``d*(k-1) - p`` per axis (entries that would
     land outside the frame touch only padding and are dropped), then correlated with the
@@ -216,8 +220,8 @@ def conv2d_backward(
       ``dw[d,c,m,n] = sum_{N,i,j} delta[N,d,i,j] * xp[N,c, i*s_h+m*d_h, j*s_w+n*d_w]``, the
       correlation of the (padded) input with the deltas (eq. 14), from eqs. 10-12.
     * ``db`` -- eq. 10 with ``dx^l/db = 1``: ``db[d] = sum_{N,i,j} delta[N,d,i,j]``.
-    * ``dx`` -- eqs. 15-22: the full convolution of the stride-dilated deltas with the kernel,
-      ``delta * rot180(w)`` (see :func:`conv2d_input_grad`); input rows/columns not covered by
+    * ``dx`` -- eqs. 15-22: the full convolution (eq. 2's ``*``) of the stride-dilated deltas
+      with the kernel (see :func:`conv2d_input_grad`); input rows/columns not covered by
       any window get zero gradient. No ``f'`` factor here: this is the convolution's own input
       gradient (``f'`` enters in :func:`reference.layer.layer_delta`).
 

@@ -119,12 +119,13 @@ def layer_delta(
 ) -> NDArray:
     """The delta of layer ``l`` from the delta of layer ``l+1``: eqs. 20-22.
 
-    ``delta^l = dE/dx^l = (delta^{l+1} * rot180(w^{l+1})) . f'(x^l)`` -- the full convolution of
-    layer ``l+1``'s (stride-dilated) deltas with its kernel (eq. 22, i.e. the input gradient of
-    layer ``l+1``'s convolution), times ``f'`` of layer ``l``'s pre-activation element-wise.
-    For stride 1, no padding, no dilation this is eq. 20 term by term:
-    ``sum_{m,n} delta^{l+1}_{i'-m, j'-n} w^{l+1}_{m,n} f'(x^l_{i',j'})``.
-    Ledger: eq20, eq21, eq22.
+    ``delta^l = dE/dx^l = (delta^{l+1} * w^{l+1}) . f'(x^l)`` -- the full convolution (eq. 2's
+    ``*``) of layer ``l+1``'s (stride-dilated) deltas with its kernel, i.e. the input gradient of
+    layer ``l+1``'s convolution (:func:`reference.conv.conv2d_input_grad`), times ``f'`` of layer
+    ``l``'s pre-activation element-wise. For stride 1, no padding, no dilation this is eq. 20
+    term by term: ``sum_{m,n} delta^{l+1}_{i'-m, j'-n} w^{l+1}_{m,n} f'(x^l_{i',j'})``.
+    Ledger: eq20 (holds); eq21 and eq22 in their corrected form (as printed, ``rot180`` with
+    eq. 2's ``*`` flips the kernel twice).
 
     Parameters
     ----------
