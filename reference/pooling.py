@@ -11,7 +11,8 @@ Windows are separable (a row interval times a column interval), so every reducti
 pass along W then a pass along H, each a handful of whole-batch numpy operations on the
 flattened input (see ``reference/_separable.py``); the backward passes are the transposed
 passes in reverse order. Backward passes recompute what they need from ``x`` (pure functions,
-no cache).
+no cache). Large batches are split across threads (``reference/_parallel.py``): samples are
+independent, so the results are the same, only computed on every core, as torch's are.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _separable as sep
+from ._parallel import over_batch
 from ._windows import IntPair, Pair, as_float_array, check_delta, conv_output_hw, pair, result_dtype
 
 __all__ = [
@@ -63,6 +65,7 @@ def _backward_args(
 # ---------------------------------------------------------------------------------------------
 
 
+@over_batch
 def max_pool2d_forward(
     x: ArrayLike,
     *,
@@ -142,6 +145,7 @@ def max_pool2d_winners(
     return out[1]
 
 
+@over_batch
 def max_pool2d_backward(
     delta: ArrayLike,
     x: ArrayLike,
@@ -191,6 +195,7 @@ def max_pool2d_backward(
 # ---------------------------------------------------------------------------------------------
 
 
+@over_batch
 def avg_pool2d_forward(
     x: ArrayLike, *, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
 ) -> NDArray:
@@ -219,6 +224,7 @@ def avg_pool2d_forward(
     return o
 
 
+@over_batch
 def avg_pool2d_backward(
     delta: ArrayLike,
     x: ArrayLike,
@@ -257,6 +263,7 @@ def avg_pool2d_backward(
 # ---------------------------------------------------------------------------------------------
 
 
+@over_batch
 def l2_pool2d_forward(
     x: ArrayLike, *, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
 ) -> NDArray:
@@ -286,6 +293,7 @@ def l2_pool2d_forward(
     return np.sqrt(o, out=o)
 
 
+@over_batch
 def l2_pool2d_backward(
     delta: ArrayLike,
     x: ArrayLike,

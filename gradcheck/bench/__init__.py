@@ -75,7 +75,8 @@ def _machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
         "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if k in os.environ},
+        "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                             "OMP_WAIT_POLICY") if k in os.environ},
     }
 
 
@@ -119,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"gradcheck: error: --json: {args.json} is a folder\n")
             return 2
     names = args.only or list(ROW_NAMES)
+    # Idle OpenMP threads spin by default, stealing the cores the other side is then timed on;
+    # passive waiting keeps the two sides from slowing each other (read when torch loads).
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if args.threads is not None:
         import torch
 
