@@ -30,6 +30,7 @@ import multiprocessing as mp
 import os
 import re
 import signal
+import sys
 import time
 import traceback
 from contextlib import contextmanager
@@ -199,11 +200,36 @@ def _interrupts_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _quiet_forkserver() -> None:
+    """Start the fork server with its standard error on /dev/null (idempotent).
+
+    Its workers inherit it: what candidate code prints to stderr, and the tracebacks the fork
+    server prints when the parent is stopped in the middle of a start, stay out of the
+    terminal; everything the harness needs travels through the workers' pipes.
+    """
+    from multiprocessing import forkserver
+
+    try:
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        forkserver.ensure_running()
+        return
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        forkserver.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _context() -> mp.context.BaseContext:
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["numpy", "torch", "hypothesis", "scipy.signal", "gradcheck.explore"])
+        _quiet_forkserver()
         return ctx
     return mp.get_context("spawn")
 
