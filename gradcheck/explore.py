@@ -112,19 +112,17 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
     shrunk: dict[Key, Record] = {}
     limits = dict(impl.constraints(label))
     state: dict[str, Any] = {"label": label, "coverage": coverage if coverage is not None else []}
-    plans = [("smooth", evaluate, cfg.max_examples, [k for k in keys if k[1] != "subgradient"])]
+    plans = [("smooth", evaluate, cfg.max_examples, {}, [k for k in keys if k[1] != "subgradient"])]
     if spec.kinks and cfg.kink_examples:
-        kink_limits = {"max_batch": 2, "max_channels": 2} if not (spec.activation and not spec.is_conv) else {}
-        plans.append(("kink", evaluate_kink, cfg.kink_examples,
-                      [k for k in keys if k[1] in ("subgradient",) or k == ("forward", "torch")]))
-    else:
-        kink_limits = {}
-    for kind, judge, n, keys_now in plans:
+        # pooling and conv kink cases stay small: their routes cost one backward call per output
+        small = {} if spec.activation and not spec.is_conv else {"max_batch": 2, "max_channels": 2}
+        plans.append(("kink", evaluate_kink, cfg.kink_examples, small,
+                      [k for k in keys if k[1] == "subgradient" or k == ("forward", "torch")]))
+    for kind, judge, n, extra, keys_now in plans:
         if state.get("aborted"):
             break
         state["keys_now"] = keys_now
-        lim = {**limits, **(kink_limits if kind == "kink" else {})}
-        strategy = cases(op, kind=kind, dtype=cfg.dtype, **lim)
+        strategy = cases(op, kind=kind, dtype=cfg.dtype, **{**limits, **extra})
         _explore(strategy, lambda c, j=judge: j(run, c), cfg, n, agg, shrunk, state)
     out = []
     for k in keys:
