@@ -15,7 +15,7 @@ from .config import RunConfig
 from .ops import SPECS
 from .records import Record, RunResult
 
-__all__ = ["run_check", "versions", "select_ops", "add_repro", "merge_coverage", "sigterm_as_interrupt"]
+__all__ = ["run_check", "load_checked", "check_ops", "versions", "select_ops", "add_repro", "merge_coverage", "sigterm_as_interrupt"]
 
 
 def versions() -> dict[str, str]:
@@ -115,21 +115,53 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def load_checked(target: str, api: str, cfg: RunConfig) -> Any:
+    """The target through its adapter; with ``cfg.isolate`` loaded in a process of its own
+    first, so import-time code that exits, crashes or hangs is a ``LoadError`` too."""
+    if cfg.isolate:
+        from .worker import load_isolated
+
+        return load_isolated(target, api, cfg)
+    return load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
+
+
+def check_ops(impl: Any, target: str, api: str, labels: list[tuple[str, str]], cfg: RunConfig,
+              on_done: Callable[[str, list[Record], list], None]) -> None:
+    """Check each ``(label, op)`` and hand its records (reproductions attached) and coverage to
+    ``on_done``: ops the target lacks at once, without a candidate call; the others in watched
+    workers with ``cfg.isolate``, else in this process."""
+    from .explore import check_op
+
+    def done(label: str, records: list[Record], coverage: list) -> None:
+        for r in records:
+            add_repro(r, target, api, cfg)
+        on_done(label, records, coverage)
+
+    provided = []
+    for label, op in labels:
+        if impl.missing(label) is not None:
+            done(label, check_op(impl, label, op, cfg), [])
+        else:
+            provided.append((label, op))
+    if cfg.isolate:
+        from .worker import run_ops_isolated
+
+        run_ops_isolated(target, api, provided, cfg, done)
+    else:
+        for label, op in provided:
+            cov: list = []
+            done(label, check_op(impl, label, op, cfg, cov), cov)
+
+
 def run_check(target: str, api: str, cfg: RunConfig, *, progress: Callable[[str], None] | None = None,
               result: RunResult | None = None) -> RunResult:
     """Check ``target`` through the ``api`` adapter; never raises for what the candidate does.
 
-    Raises :class:`LoadError` when the target cannot be loaded or ``cfg.ops`` names unknown
-    ops; with ``cfg.isolate`` the target is loaded in a process of its own first, so import-time
-    code that exits, crashes or hangs is a ``LoadError`` too. On ``KeyboardInterrupt`` / ``SIGTERM`` the partial result (``complete=False``) is in
-    ``result`` (pass one in to keep it) and the interrupt is re-raised.
+    Raises :class:`LoadError` when the target cannot be loaded (see :func:`load_checked`) or
+    ``cfg.ops`` names unknown ops. On ``KeyboardInterrupt`` / ``SIGTERM`` the partial result
+    (``complete=False``) is in ``result`` (pass one in to keep it) and the interrupt is re-raised.
     """
-    if cfg.isolate:  # the candidate's import-time code runs in a process of its own too
-        from .worker import load_isolated
-
-        impl: Any = load_isolated(target, api, cfg)
-    else:
-        impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
+    impl = load_checked(target, api, cfg)
     labels = select_ops(impl.ops(), cfg.ops)
     run = result if result is not None else RunResult(target=target, api=api)
     run.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -139,8 +171,6 @@ def run_check(target: str, api: str, cfg: RunConfig, *, progress: Callable[[str]
     done: dict[str, list[Record]] = {}
 
     def on_done(label: str, records: list[Record], coverage: list) -> None:
-        for r in records:
-            add_repro(r, target, api, cfg)
         done[label] = records
         run.records = [r for lab, _ in labels if lab in done for r in done[lab]]
         merge_coverage(run.coverage, label, coverage)
@@ -150,23 +180,8 @@ def run_check(target: str, api: str, cfg: RunConfig, *, progress: Callable[[str]
             text = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
             progress(f"[{len(done)}/{len(labels)}] {label}: {text}")
 
-    from .explore import check_op
-
     with sigterm_as_interrupt():
-        provided = []
-        for label, op in labels:
-            if impl.missing(label) is not None:
-                on_done(label, check_op(impl, label, op, cfg), [])  # not-provided records, no candidate call
-            else:
-                provided.append((label, op))
-        if cfg.isolate:
-            from .worker import run_ops_isolated
-
-            run_ops_isolated(target, api, provided, cfg, on_done)
-        else:
-            for label, op in provided:
-                cov: list = []
-                on_done(label, check_op(impl, label, op, cfg, cov), cov)
+        check_ops(impl, target, api, labels, cfg, on_done)
     run.complete = True
     run.duration_s = time.perf_counter() - t0
     return run
