@@ -81,11 +81,13 @@ class _Watched:
 
     def __init__(self, impl: Any, conn: Connection, timeout: float):
         self._impl, self._conn, self._timeout = impl, conn, timeout
+        self.current = ""  # the call under way, for the timeout's message
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._impl, name)
 
     def _guard(self, what: str, fn: Callable, *args: Any) -> Any:
+        self.current = what
         self._conn.send(("call", what))
         signal.setitimer(signal.ITIMER_REAL, self._timeout)
         try:
@@ -147,12 +149,6 @@ def _check_in_worker(conn: Connection, target: str, api: str, label: str, op: st
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)  # blocked while the worker was being started
-    current = {"what": ""}
-
-    def on_alarm(signum, frame):
-        raise CandidateTimeout(current["what"] or "a candidate call")
-
-    signal.signal(signal.SIGALRM, on_alarm)
     if cfg.device == "cpu":
         _cap_memory(memory_limit)
     try:
@@ -161,19 +157,14 @@ def _check_in_worker(conn: Connection, target: str, api: str, label: str, op: st
         torch.set_num_threads(threads)
     except ImportError:
         pass
-    impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
-    watched = _Watched(impl, conn, cfg.timeout)
-    orig_send = conn.send
+    watched = _Watched(load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32), conn, cfg.timeout)
 
-    def send(msg):
-        if msg[0] == "call":
-            current["what"] = msg[1]
-        orig_send(msg)
+    def on_alarm(signum, frame):
+        raise CandidateTimeout(watched.current or "a candidate call")
 
-    conn.send = send  # type: ignore[method-assign]
+    signal.signal(signal.SIGALRM, on_alarm)
     coverage: list = []
     records = check_op(watched, label, op, cfg, coverage)
-    conn.send = orig_send  # type: ignore[method-assign]
     return records, coverage
 
 
