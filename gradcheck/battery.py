@@ -23,7 +23,7 @@ from .oracles.fd import convergence, directional, finite_differences
 from .records import Record
 from .tolerances import magnitudes
 
-__all__ = ["STRUCTURE", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner"]
+__all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner"]
 
 Key = tuple[str, str]
 
@@ -151,9 +151,18 @@ def _finite_problems(spec: OpSpec, o: Any, grads: tuple) -> list[str]:
     return out
 
 
-def _identical(a: np.ndarray, b: np.ndarray) -> bool:
-    """Bit-for-bit the same, NaN in the same places included."""
-    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+def repeat_differs(first: Any, again: Any, *, case: Case, quantity: str, reduction: int, magnitude: np.ndarray,
+                   dtype: str) -> Record | None:
+    """A second call's result against the first: ``None`` when they cannot be compared (not
+    well-formed arrays of the quantity's shape) or are bit-for-bit the same (NaN in the same
+    places included), else the comparison record (``fail`` beyond rounding)."""
+    if not (isinstance(first, np.ndarray) and isinstance(again, np.ndarray)
+            and first.shape == again.shape == np.shape(magnitude) and np.issubdtype(first.dtype, np.floating)):
+        return None
+    if first.dtype == again.dtype and np.array_equal(first, again, equal_nan=True):
+        return None
+    return compare(again, first, case=case, quantity=quantity, oracle="structure", reduction=reduction,
+                   magnitude=magnitude, dtype=dtype)
 
 
 def _changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray], what: str) -> list[str]:
@@ -214,8 +223,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
                    and np.issubdtype(v.dtype, np.floating)}
 
     # Determinism: a second call on fresh copies agrees within rounding.
-    det = [compare(again[q], actual[q], case=case, quantity=q, oracle="structure", reduction=K[q], magnitude=mags[q], dtype=dt)
-           if q in well_formed and isinstance(again[q], np.ndarray) and not _identical(again[q], actual[q]) else None
+    det = [repeat_differs(actual[q], again[q], case=case, quantity=q, reduction=K[q], magnitude=mags[q], dtype=dt)
            for q in actual]
     det_bad = [r for r in det if r is not None and r.status == "fail"]
     det_rec = Record(label, "determinism", "structure", "pass", examples=1,

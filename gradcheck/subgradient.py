@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .battery import Key, Runner, error_records, tolerance_dtype
+from .battery import Key, Runner, error_records, repeat_differs, tolerance_dtype
 from .cases import Case
 from .adapters.base import BadReturn, CandidateError
 from .compare import compare, describe_value
@@ -130,15 +130,8 @@ def evaluate_kink(run: Runner, case: Case) -> dict[Key, Record]:
 
 
 def _nondeterministic(first: dict, second: dict, case: Case, K, mags, dt) -> bool:
-    for q, a in first.items():
-        b = second[q]
-        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape == np.shape(mags[q])):
-            continue
-        if np.array_equal(a, b, equal_nan=True):
-            continue
-        if compare(b, a, case=case, quantity=q, oracle="structure", reduction=K[q], magnitude=mags[q], dtype=dt).status == "fail":
-            return True
-    return False
+    return any((r := repeat_differs(first[q], second[q], case=case, quantity=q, reduction=K[q], magnitude=mags[q],
+                                    dtype=dt)) is not None and r.status == "fail" for q in first)
 
 
 def _judge_gradients(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
