@@ -249,13 +249,13 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     screened = _screen(run, case, fwd, by_name) if case.size() > SCREEN_ABOVE and set(spec.grads) <= well_formed else None
     if screened is not None:
         out.update(screened)
-    fd = None if screened is not None else finite_differences(spec, case, fwd)
+    fd = None if screened is not None else finite_differences(spec, case, fwd, forward_magnitude=mags["forward"])
     for exp in [e for e in [fd] + truths if e is not None]:
         for q, e in exp.grads.items():
             rec = compare(actual[q], e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
                           uncertainty=exp.uncertainty.get(q), dtype=dt)
             if rec.status == "fail" and exp.oracle == "fd" and case.size() <= CONFIRM_LIMIT:
-                single = finite_differences(spec, case, fwd, single=True)
+                single = finite_differences(spec, case, fwd, single=True, forward_magnitude=mags["forward"])
                 rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
                               magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt)
             if rec.status == "fail" and rec.worst is not None and isinstance(actual[q], np.ndarray):

@@ -45,11 +45,15 @@ def _geometry(spec: OpSpec, case: Case):
     return case.params, case.shapes.get("w")
 
 
-def finite_differences(spec: OpSpec, case: Case, forward: Forward | None, *, single: bool = False) -> Expected | None:
+def finite_differences(spec: OpSpec, case: Case, forward: Forward | None, *, single: bool = False,
+                       forward_magnitude: np.ndarray | None = None) -> Expected | None:
     """Gradient estimates of ``<delta, forward>`` for every input in ``spec.grad_inputs``.
 
     Returns an :class:`Expected` with ``grads`` and ``uncertainty`` (per-element absolute error
     bounds); ``forward`` is left ``None`` (finite differences say nothing about the forward).
+
+    ``forward_magnitude`` (the forward's sums of absolute terms, ``tolerances.magnitudes``)
+    saves recomputing it when the caller already has it.
     """
     if forward is None:
         return None
@@ -61,7 +65,9 @@ def finite_differences(spec: OpSpec, case: Case, forward: Forward | None, *, sin
     # Each evaluation of the forward is off by up to about K eps M (M the sum of the absolute
     # terms of each output, K their number): that, seen through 1/h, bounds the rounding part.
     K = spec.reduction(case.shapes, case.params)["forward"]
-    M = np.maximum(np.abs(o0), magnitudes(spec, case)["forward"]) if o0.shape == np.shape(case.delta) else np.abs(o0)
+    if forward_magnitude is None:
+        forward_magnitude = magnitudes(spec, case)["forward"]
+    M = np.maximum(np.abs(o0), forward_magnitude) if o0.shape == np.shape(case.delta) else np.abs(o0)
     noise = 2 * K * eps * np.abs(delta * M)
     out = Expected("fd")
     for name in spec.grad_inputs:
