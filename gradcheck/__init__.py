@@ -8,8 +8,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "check", "RunConfig", "RunResult", "Record"]
+__all__ = ["__version__", "check", "RunConfig", "RunResult", "Record", "Unsupported"]
 
+from .adapters.base import Unsupported
 from .config import RunConfig
 from .records import Record, RunResult
 

@@ -1,8 +1,8 @@
 """The one comparison: (actual, expected) -> a :class:`~gradcheck.records.Record`.
 
 The same record is the assertion message in pytest, a row in the terminal summary, an entry in
-the JSON report and a section of the HTML report. :func:`merge` folds the records of one
-``op`` × ``quantity`` × ``oracle`` over many examples into one, keeping the first failure.
+the JSON report and a section of the HTML report. Records of one check over many
+cases are folded into one by ``gradcheck.explore``.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .cases import SMALL_ARRAY, Case
 from .records import Record, Worst
 from .tolerances import tolerance_for
 
-__all__ = ["compare", "merge", "describe_value"]
+__all__ = ["compare", "describe_value"]
 
 _TINY = 1e-300
 
@@ -113,23 +113,3 @@ def compare(
             "error": np.where(np.isfinite(ratio), ratio, 1e300).tolist(),
         }
     return rec
-
-
-def merge(old: Record | None, new: Record) -> Record:
-    """Fold ``new`` (one example) into ``old`` (earlier examples of the same check).
-
-    The figures are maxima over all examples; the first failure (with its counterexample) is
-    kept unless a later one replaces it deliberately (``gradcheck.runner`` does so after
-    shrinking).
-    """
-    if old is None:
-        return new
-    order = {"error": 3, "fail": 2, "pass": 1, "not-provided": 0}
-    keep = old if order[old.status] >= order[new.status] else new
-    out = Record(**{**keep.__dict__})
-    out.examples = old.examples + new.examples
-    for f in ("max_abs_err", "max_rel_err", "tolerance"):
-        vals = [v for v in (getattr(old, f), getattr(new, f)) if v is not None]
-        setattr(out, f, max(vals) if vals else None)
-    out.duration_s = old.duration_s + new.duration_s
-    return out

@@ -26,8 +26,10 @@ __all__ = [
     "write_text_atomic",
 ]
 
-#: Every status a record can carry, in order of severity for display.
-STATUSES = ("fail", "error", "pass", "not-provided")
+#: Every status a record can carry, in order of severity for display. ``partial``: passed on
+#: every case it was judged on, but those cases missed features the candidate accepts
+#: (``Record.untested``), so it is not a pass.
+STATUSES = ("fail", "error", "partial", "pass", "not-provided")
 
 
 @dataclass
@@ -74,6 +76,19 @@ class Record:
       lists (``error`` is ``|actual - expected| / tolerance`` per element, so > 1 is wrong).
     - ``convergence``: for gradient failures, ``[{"h": step, "err": fd error}, ...]``.
     - ``repro``: ``{"command": shell command, "python": snippet}``.
+    - ``examples``: how many cases the check was judged on (``max_abs_err`` and friends are
+      taken over all of them; ``worst`` and ``arrays`` over the counterexample alone).
+    - ``covered``: the coverage features (``gradcheck.coverage``) those cases reached.
+    - ``untested``: features the candidate accepts that no judged case reached (a pass with
+      any is reported as ``partial``).
+    - ``excluded``: ``{feature: reason}`` for features left out on purpose (the candidate's
+      convention or declared constraints, or cases it raised ``gradcheck.Unsupported`` on).
+    - ``skipped``: cases the candidate declined with ``gradcheck.Unsupported``.
+    - ``also``: where the same check errored on some cases and failed on others, the other
+      finding (``{"status", "message", "counterexample", "worst", "arrays", "traceback"}``)
+      with its own smallest case; the record's own fields hold the failure.
+    - ``drawn``: for a failure, the first failing case as drawn, before shrinking
+      (``{"counterexample", "worst", "arrays", "message"}``): the error's pattern on a larger input.
     """
 
     op: str
@@ -92,6 +107,12 @@ class Record:
     repro: dict[str, str] | None = None
     traceback: str | None = None
     duration_s: float = 0.0
+    covered: list[str] = field(default_factory=list)
+    untested: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0
+    also: dict[str, Any] | None = None
+    drawn: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -105,6 +126,15 @@ class Record:
             d["counterexample"] = Counterexample(**d["counterexample"])
         if d.get("worst") is not None:
             d["worst"] = Worst(**d["worst"])
+        for extra in ("also", "drawn"):
+            sub = d.get(extra)
+            if sub is not None:
+                sub = dict(sub)
+                if sub.get("counterexample") is not None and not isinstance(sub["counterexample"], Counterexample):
+                    sub["counterexample"] = Counterexample(**sub["counterexample"])
+                if sub.get("worst") is not None and not isinstance(sub["worst"], Worst):
+                    sub["worst"] = Worst(**sub["worst"])
+                d[extra] = sub
         return cls(**d)
 
 
@@ -127,7 +157,7 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        """True when no record failed or errored (``not-provided`` is not a failure)."""
+        """True when every record passed (``not-provided`` is not a failure; ``partial`` is not a pass)."""
         return self.complete and all(r.status in ("pass", "not-provided") for r in self.records)
 
     def counts(self) -> dict[str, int]:

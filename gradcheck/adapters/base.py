@@ -7,7 +7,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Implementation", "FunctionTable", "CandidateError", "BadReturn", "LoadError", "call_candidate", "candidate_traceback"]
+__all__ = ["Implementation", "FunctionTable", "CandidateError", "BadReturn", "LoadError", "Unsupported", "call_candidate",
+           "candidate_traceback"]
 
 
 _HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -15,6 +16,14 @@ _HARNESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 class LoadError(Exception):
     """The target could not be loaded (missing, syntax error, nothing recognised)."""
+
+
+class Unsupported(Exception):
+    """Raised by a candidate for a case it does not handle (a geometry outside its convention).
+
+    The case is skipped, not failed; the records count the skipped cases and list the
+    coverage features left untested because of them as excluded, with this message.
+    """
 
 
 class CandidateError(Exception):
@@ -82,7 +91,7 @@ def call_candidate(where: str, fn, *args, **kwargs) -> Any:
     """Call candidate code; any exception becomes a :class:`CandidateError`."""
     try:
         return fn(*args, **kwargs)
-    except CandidateError:
+    except (CandidateError, Unsupported):
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the candidate raises is a result
         raise CandidateError(where, exc, candidate_traceback(exc)) from None
