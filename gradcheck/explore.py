@@ -19,7 +19,6 @@ from hypothesis.errors import Flaky
 from .adapters.base import BadReturn, CandidateError
 from .battery import Key, Runner, check_keys, error_records, evaluate
 from .cases import Case
-from .compare import merge
 from .config import RunConfig, hypothesis_settings
 from .ops import SPECS
 from .records import Record
@@ -37,6 +36,21 @@ class CandidateTimeout(BaseException):
 
 class _Failed(Exception):
     pass
+
+
+def merge(old: Record | None, new: Record) -> Record:
+    """Fold ``new`` (one example) into ``old`` (earlier examples of the same check)."""
+    if old is None:
+        return new
+    order = {"error": 3, "fail": 2, "pass": 1, "not-provided": 0}
+    keep = old if order[old.status] >= order[new.status] else new
+    out = Record(**{**keep.__dict__})
+    out.examples = old.examples + new.examples
+    for f in ("max_abs_err", "max_rel_err", "tolerance"):
+        vals = [v for v in (getattr(old, f), getattr(new, f)) if v is not None]
+        setattr(out, f, max(vals) if vals else None)
+    out.duration_s = old.duration_s + new.duration_s
+    return out
 
 
 def coverage_of(case: Case) -> dict[str, Any]:
