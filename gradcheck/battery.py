@@ -2,8 +2,16 @@
 
 For a smooth case (:func:`evaluate`): the forward against torch and scipy; every gradient
 against finite differences of the candidate's own forward, torch and scipy; and the structure
-of what came back (shapes and dtypes, finite values, inputs left alone, determinism, linearity
-of backward in ``delta``, samples independent). Kink cases go to ``gradcheck.subgradient``.
+of what came back (shapes and dtypes, finite values, inputs left alone, determinism, backward
+free of state left by other forward calls, linearity of backward in ``delta``, samples
+independent). Kink cases go to ``gradcheck.subgradient``.
+
+The candidate is called in its natural order — forward on a case, then backward on the same
+case — before anything else; the calls that probe its structure come after, so a candidate
+that keeps state between forward and backward is judged on its gradients *and* told that it
+keeps state. A forward of the wrong shape is a failure of the forward; the gradients are still
+judged against torch and scipy, and finite differences (which need the forward) are left out
+of that case.
 
 Every check is keyed ``(quantity, oracle)``; :func:`check_keys` lists them for an op, so a
 pytest item or a report cell exists for each whether or not it ran.
@@ -23,12 +31,13 @@ from .oracles.fd import convergence, directional, finite_differences
 from .records import Record
 from .tolerances import magnitudes
 
-__all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner"]
+__all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner",
+           "as_result"]
 
 Key = tuple[str, str]
 
 #: Structural properties checked on every smooth case.
-STRUCTURE = ("shape-dtype", "finite", "inputs-unmodified", "determinism", "linearity", "batch-independence")
+STRUCTURE = ("shape-dtype", "finite", "inputs-unmodified", "determinism", "stateless", "linearity", "batch-independence")
 
 #: Above this many elements, a disagreeing coloured finite difference is not re-done one
 #: element at a time (the colouring's verdict stands, and says so).
@@ -107,7 +116,8 @@ class Runner:
         self.impl, self.label, self.spec = impl, label, spec
 
     def forward(self, case: Case, inputs: dict[str, np.ndarray] | None = None) -> Any:
-        return self.impl.forward(self.label, inputs if inputs is not None else case.candidate_inputs(), dict(case.params))
+        out = self.impl.forward(self.label, inputs if inputs is not None else case.candidate_inputs(), dict(case.params))
+        return as_result(out, case.dtype)
 
     def backward(self, case: Case, delta: np.ndarray | None = None, inputs: dict[str, np.ndarray] | None = None) -> tuple:
         d = case.candidate_delta() if delta is None else delta
@@ -119,14 +129,30 @@ class Runner:
 
         def bind(case: Case):
             def f(inputs: dict[str, np.ndarray]) -> np.ndarray:
-                out = self.impl.forward(self.label, {k: np.array(v, dtype=np.float64) for k, v in inputs.items()}, dict(case.params))
+                out = as_result(self.impl.forward(self.label, {k: np.array(v, dtype=np.float64) for k, v in inputs.items()},
+                                                  dict(case.params)), "float64")
                 if not isinstance(out, np.ndarray):
                     raise BadReturn(f"{self.label} forward returned {describe_value(out)}")
+                if out.shape != want:
+                    raise BadReturn(f"{self.label} forward returned shape {out.shape}, expected {want}")
                 return out
+
+            want = tuple(self.spec.out_shape(case.shapes, case.params))
 
             return f
 
         return bind
+
+
+def as_result(value: Any, dtype: str) -> Any:
+    """A 0-d result as a 0-d array: a numpy scalar keeps its dtype, a Python float takes the
+    case's (``0.5 * np.sum((t - y) ** 2)`` and ``float(...)`` are both fine results of eq. 9).
+    Anything else is passed on untouched, to be judged as what it is."""
+    if isinstance(value, np.generic) and np.issubdtype(value.dtype, np.floating):
+        return np.asarray(value)
+    if isinstance(value, float):
+        return np.asarray(value, dtype=dtype)
+    return value
 
 
 def _shape_problems(spec: OpSpec, case: Case, o: Any, grads: tuple) -> list[str]:
@@ -171,7 +197,16 @@ def _changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray], what: 
 
 def _backward_keys(spec: OpSpec) -> list[Key]:
     """The checks a raising backward takes down (the forward's stand on their own)."""
-    return [k for k in check_keys(spec) if k[0] in spec.grads or k[0] in ("determinism", "linearity")]
+    return [k for k in check_keys(spec) if k[0] in spec.grads or k[0] in ("determinism", "stateless", "linearity")]
+
+
+def _other_inputs(case: Case) -> Case:
+    """A case of the same shapes and parameters with other values (each array reversed in
+    memory order, halved and shifted), to probe what depends on more than the call's own
+    arguments."""
+    moved = {k: (np.asarray(v, np.float64).ravel()[::-1].reshape(v.shape) * 0.5 + 0.25) for k, v in case.inputs.items()}
+    moved = {k: np.asarray(v, case.dtype).astype(np.float64) for k, v in moved.items()}
+    return Case(case.op, moved, case.params, case.delta, case.kind, case.dtype, case.seed)
 
 
 def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
@@ -188,6 +223,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     mags = magnitudes(spec, case)
     truths = [e for e in (oracle(spec, case, None) for name, oracle in ORACLES.items() if name != "fd") if e is not None]
 
+    # The natural order first: forward on the case, then backward on the same case.
     ins = case.candidate_inputs()
     ins_before = {k: v.copy() for k, v in ins.items()}
     o = run.forward(case, ins)
@@ -196,9 +232,6 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
         if exp.forward is not None:
             out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
                                                    reduction=K["forward"], magnitude=mags["forward"], dtype=dt)
-    if spec.name != "mse":
-        out[("batch-independence", "structure")] = _batch_independence(run, case, o, mags, K, dt)
-
     try:
         ins, delta = case.candidate_inputs(), case.candidate_delta()
         delta_before = delta.copy()
@@ -206,19 +239,25 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
         moved += _changed(ins_before, ins, "backward") + _changed({"delta": delta_before}, {"delta": delta}, "backward")
         again = {"forward": run.forward(case), **dict(zip(spec.grads, run.backward(case)))}
         lin = run.backward(case, -2.0 * case.candidate_delta())
+        run.forward(_other_inputs(case))
+        after_other = run.backward(case)
     except (CandidateError, BadReturn) as exc:
         out.update(error_records(label, _backward_keys(spec), exc, case))
         grads = None
     shape_problems = _shape_problems(spec, case, o, grads) if grads is not None else _shape_problems(spec, case, o, ())[:1]
     out[("shape-dtype", "structure")] = _structure(label, case, "shape-dtype", shape_problems)
     out[("finite", "structure")] = _structure(label, case, "finite", _finite_problems(spec, o, grads or ()))
+    if spec.name != "mse":
+        bi = _batch_independence(run, case, o, mags, K, dt)
+        if bi is not None:
+            out[("batch-independence", "structure")] = bi
     out[("inputs-unmodified", "structure")] = _structure(label, case, "inputs-unmodified", moved)
     if grads is None:
         return out
     by_name = dict(zip(spec.grads, grads))
     actual = {"forward": o, **by_name}
-    # determinism and linearity are judged on what came back well formed; the rest is the
-    # shape-dtype check's to report
+    # determinism, statelessness and linearity are judged on what came back well formed; the
+    # rest is the shape-dtype check's to report
     well_formed = {q for q, v in actual.items() if isinstance(v, np.ndarray) and v.shape == np.shape(mags[q])
                    and np.issubdtype(v.dtype, np.floating)}
 
@@ -234,22 +273,34 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
         det_rec.message = "nondeterministic: two calls on the same input differ; " + "; ".join(
             f"{r.quantity} by up to {r.max_abs_err:.3g}" for r in det_bad)
     out[("determinism", "structure")] = det_rec
+    if det_bad:
+        return out  # the rest of a nondeterministic candidate: reported as nondeterminism only
+
+    # Statelessness: backward after a forward on other inputs is backward on its own inputs.
+    state = [repeat_differs(by_name[g], v, case=case, quantity=g, reduction=K[g], magnitude=mags[g], dtype=dt)
+             for g, v in zip(spec.grads, after_other) if g in well_formed]
+    state_bad = [r for r in state if r is not None and r.status == "fail"]
+    out[("stateless", "structure")] = _structure(label, case, "stateless", [
+        "backward depends on the last forward call, not on its arguments: after a forward on other inputs, "
+        + "; ".join(f"{r.quantity} changed by up to {r.max_abs_err:.3g}" for r in state_bad)] if state_bad else [])
 
     # Linearity of backward in delta: backward(-2 delta) == -2 backward(delta) (exact scaling).
     lin_recs = [compare(v, -2.0 * np.asarray(by_name[g], np.float64), case=case, quantity=g, oracle="structure",
                         reduction=K[g], magnitude=2 * mags[g], dtype=dt)
                 for g, v in zip(spec.grads, lin) if g in well_formed and np.isfinite(by_name[g]).all()]
-    lin_bad = [r for r in lin_recs if r.status == "fail"]
-    if det_bad:
-        return out  # linearity and gradients of a nondeterministic candidate: reported as nondeterminism only
     out[("linearity", "structure")] = _structure(label, case, "linearity", [
-        f"backward(-2·delta) is not -2·backward(delta): {r.message}" for r in lin_bad])
+        f"backward(-2·delta) is not -2·backward(delta): {r.message}" for r in lin_recs if r.status == "fail"])
 
-    fwd = run.forward64()(case)
-    screened = _screen(run, case, fwd, by_name) if case.size() > SCREEN_ABOVE and set(spec.grads) <= well_formed else None
-    if screened is not None:
-        out.update(screened)
-    fd = None if screened is not None else finite_differences(spec, case, fwd, forward_magnitude=mags["forward"])
+    # Finite differences need the candidate's forward to be the op's shape; torch and scipy do not.
+    fd = screened = fwd = None
+    if "forward" in well_formed:
+        fwd = run.forward64()(case)
+        if case.size() > SCREEN_ABOVE and set(spec.grads) <= well_formed:
+            screened = _screen(run, case, fwd, by_name)
+        if screened is not None:
+            out.update(screened)
+        else:
+            fd = finite_differences(spec, case, fwd, forward_magnitude=mags["forward"])
     for exp in [e for e in [fd] + truths if e is not None]:
         for q, e in exp.grads.items():
             rec = compare(actual[q], e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
@@ -258,7 +309,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
                 single = finite_differences(spec, case, fwd, single=True, forward_magnitude=mags["forward"])
                 rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
                               magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt)
-            if rec.status == "fail" and rec.worst is not None and isinstance(actual[q], np.ndarray):
+            if rec.status == "fail" and rec.worst is not None and fwd is not None and q in well_formed:
                 rec.convergence = convergence(spec, case, fwd, q, tuple(rec.worst.index), rec.worst.actual)
             out[(q, exp.oracle)] = rec
     return out
@@ -280,11 +331,11 @@ def _screen(run: Runner, case: Case, fwd, grads: dict[str, np.ndarray]) -> dict[
             for g in run.spec.grads}
 
 
-def _batch_independence(run: Runner, case: Case, o: Any, mags, K, dt) -> Record:
+def _batch_independence(run: Runner, case: Case, o: Any, mags, K, dt) -> Record | None:
     first = run.spec.inputs[0]
     x = case.inputs[first]
     if x.shape[0] < 2 or not isinstance(o, np.ndarray) or o.ndim == 0:
-        return Record(run.label, "batch-independence", "structure", "pass", examples=1)
+        return None  # one sample: nothing to be independent of (the case does not count for this check)
     moved = {k: v.copy() for k, v in case.inputs.items()}
     moved[first][0] = moved[first][0][::-1].copy() if moved[first][0].ndim else moved[first][0]
     moved[first][0] = moved[first][0] * 0.5 + 0.25
@@ -292,7 +343,7 @@ def _batch_independence(run: Runner, case: Case, o: Any, mags, K, dt) -> Record:
                  case.delta, case.kind, case.dtype, case.seed)
     o2 = run.forward(other)
     if not isinstance(o2, np.ndarray) or o2.shape != o.shape:
-        return Record(run.label, "batch-independence", "structure", "pass", examples=1)
+        return None  # a malformed forward is the shape check's to report
     rec = compare(o2[1:], np.asarray(o[1:], np.float64), case=case, quantity="forward", oracle="structure",
                   reduction=K["forward"], magnitude=mags["forward"][1:], dtype=dt)
     if rec.status == "pass":

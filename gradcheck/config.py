@@ -60,7 +60,8 @@ class RunConfig:
             raise ValueError(f"--dtype must be float64 or float32, got {self.dtype!r}")
 
 
-def hypothesis_settings(cfg: RunConfig, max_examples: int) -> settings:
+def hypothesis_settings(cfg: RunConfig, max_examples: int,
+                        phases: tuple = (Phase.explicit, Phase.generate, Phase.shrink)) -> settings:
     """Settings for one op's exploration: no database, no deadline, no health-check noise."""
     return settings(
         max_examples=max_examples,
@@ -69,6 +70,6 @@ def hypothesis_settings(cfg: RunConfig, max_examples: int) -> settings:
         deadline=None,
         print_blob=False,
         report_multiple_bugs=False,
-        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        phases=phases,
         suppress_health_check=list(HealthCheck),
     )

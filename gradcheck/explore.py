@@ -1,48 +1,66 @@
-"""One op, many cases: hypothesis draws them, the battery judges them, failures are shrunk.
+"""One op, many cases: every check gets the whole budget, then each failure is shrunk.
 
-For each op, smooth cases run the battery (``gradcheck.battery``) and kink cases the
-subgradient rules (``gradcheck.subgradient``). Every example's records are folded into one
-record per ``(quantity, oracle)``. On the first failure hypothesis shrinks the case to the
-smallest one that still fails; checks that failed elsewhere but not on that smallest case get
-a shrinking round of their own, so every failure carries the smallest input found for it.
+For each op there are two plans: smooth cases go through the battery
+(``gradcheck.battery``), kink cases through the subgradient rules (``gradcheck.subgradient``).
+A plan's cases are the op's covering design (``gradcheck.coverage``: every pair of feature
+values the candidate accepts) followed by the profile's hypothesis draws. Every case is
+judged by every check, whatever its siblings did before: a failure never ends the search, and
+neither does a fault of the harness (it becomes an error record of that case). The records of
+one ``(quantity, oracle)`` are folded into one (:class:`_Fold`), which keeps the first case
+of each kind of finding — a wrong value and a crash are both kept.
+
+Then each *distinct* failure — a quantity that fails, or an error with one signature — is
+shrunk once by hypothesis, in the region of the geometry it was found in; the oracles that
+agree on it share the smallest case; a check the smallest case does not reproduce keeps the
+case it failed on. Finally a pass is a pass only when its cases covered every feature the
+candidate accepts (else ``partial``); features left out by the candidate's convention,
+constraints or ``Unsupported`` cases are listed as excluded, with the reason.
 """
 from __future__ import annotations
 
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hypothesis import given
+from hypothesis import Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 
-from .adapters.base import BadReturn, CandidateError
+from .adapters.base import BadReturn, CandidateError, Unsupported
 from .battery import Key, Runner, check_keys, error_records, evaluate
 from .cases import Case
 from .config import RunConfig, hypothesis_settings
+from .coverage import FEATURES, KINK_FEATURES, design, features_of, kink_features_of, reachable
 from .ops import SPECS
 from .records import Record
-from .strategies import cases
+from .strategies import _SCALES, cases, limits_within, smooth_case
 from .subgradient import evaluate_kink
 
-__all__ = ["check_op", "CandidateTimeout", "coverage_of"]
+__all__ = ["check_op", "CandidateTimeout", "coverage_of", "merge", "SHRINK_CALLS"]
 
-_SHRINK_ROUNDS = 3
+#: Judged calls one shrink may spend (hypothesis's own shrinking included); past them the
+#: smallest case found so far stands.
+SHRINK_CALLS = 40
+
+_FIELDS = ("status", "message", "counterexample", "worst", "arrays", "convergence", "traceback")
 
 
 class CandidateTimeout(BaseException):
     """A candidate call ran past its time limit (a BaseException: candidates can't swallow it)."""
 
 
-class _Failed(Exception):
+class _Found(Exception):
     pass
 
 
 def merge(old: Record | None, new: Record) -> Record:
-    """Fold ``new`` (one example) into ``old`` (earlier examples of the same check)."""
+    """Fold ``new`` (one example) into ``old`` (earlier examples of the same check): the
+    figures are maxima, the counts add up, and the record of the worse status is kept (the
+    first of its status). :class:`_Fold` keeps a failure and an error apart."""
     if old is None:
         return new
-    order = {"error": 3, "fail": 2, "pass": 1, "not-provided": 0}
+    order = {"error": 3, "fail": 2, "partial": 1, "pass": 1, "not-provided": 0}
     keep = old if order[old.status] >= order[new.status] else new
     out = Record(**{**keep.__dict__})
     out.examples = old.examples + new.examples
@@ -67,50 +85,230 @@ def coverage_of(case: Case) -> dict[str, Any]:
     return cov
 
 
-def _explore(strategy, judge: Callable[[Case], dict[Key, Record]], cfg: RunConfig, n: int,
-             agg: dict[Key, Record], shrunk: dict[Key, Record], state: dict[str, Any]) -> None:
-    """Run ``judge`` on ``n`` drawn cases; fold into ``agg``; put shrunk failures in ``shrunk``."""
-    target: set[Key] | None = None
-    for _ in range(_SHRINK_ROUNDS):
-        last: dict[Key, Record] = {}
+def _features(case: Case) -> set[str]:
+    out = features_of(case.op, case.shapes, case.params)
+    return out | kink_features_of(case) if case.kind == "kink" else out
 
-        def body(case: Case) -> None:
-            if state.get("aborted"):
-                return
-            try:
-                recs = judge(case)
-            except CandidateTimeout as exc:
-                state["aborted"] = f"timed out after {cfg.timeout:g} s in {exc}"
-                return
-            except (CandidateError, BadReturn) as exc:
-                recs = error_records(state["label"], state["keys_now"], exc, case)
-            state["coverage"].append(coverage_of(case))
-            for k, r in recs.items():
-                agg[k] = merge(agg.get(k), r)
-            bad = {k: r for k, r in recs.items() if r.status in ("fail", "error") and (target is None or k in target)}
-            if bad:
-                last.clear()
-                last.update(bad)
-                raise _Failed()
 
-        test = given(strategy)(body)
-        test = hypothesis_settings(cfg, n)(test)
-        if cfg.seed is not None:
-            test = hypothesis_seed(cfg.seed)(test)
+def _signature(rec: Record) -> str:
+    """What makes two findings of one check the same bug: a failure of its quantity, or an
+    error with the same first words (``conv2d forward raised ValueError``)."""
+    return "fail" if rec.status == "fail" else "error: " + (rec.message or "").split(":")[0]
+
+
+@dataclass
+class _Fold:
+    """One check over every case it was judged on."""
+
+    record: Record | None = None  # figures folded over every judged case
+    first: dict[str, tuple[Record, Case]] = field(default_factory=dict)  # status -> first finding
+    shrunk: dict[str, tuple[Record, Case]] = field(default_factory=dict)
+    covered: set[str] = field(default_factory=set)
+    tried: list[str] = field(default_factory=list)  # statuses a shrink was run for
+    skipped: int = 0
+    skipped_features: set[str] = field(default_factory=set)
+    declined: str = ""
+
+    def add(self, rec: Record, case: Case, features: set[str]) -> None:
+        self.record = merge(self.record, rec)
+        self.covered |= features
+        if rec.status in ("fail", "error"):
+            self.first.setdefault(rec.status, (rec, case))
+
+    def skip(self, features: set[str], why: str) -> None:
+        self.skipped += 1
+        self.skipped_features |= features
+        self.declined = self.declined or why
+
+
+@dataclass
+class _Plan:
+    kind: str
+    judge: Callable[[Runner, Case], dict[Key, Record]]
+    keys: list[Key]
+    limits: dict[str, Any]
+    draws: int
+    designed: list[Case]
+
+
+class _Search:
+    """The search of one op: judges cases, folds records, shrinks distinct failures."""
+
+    def __init__(self, run: Runner, label: str, cfg: RunConfig, coverage: list):
+        self.run, self.label, self.cfg, self.coverage = run, label, cfg, coverage
+        self.op = run.spec.name
+        self.folds: dict[Key, _Fold] = {}
+        self.aborted: str | None = None
+
+    def judge(self, plan: _Plan, case: Case) -> dict[Key, Record] | None:
+        """Records of one case (``None``: declined or the run was stopped)."""
+        if self.aborted:
+            return None
+        try:
+            return plan.judge(self.run, case)
+        except CandidateTimeout as exc:
+            self.aborted = f"timed out after {self.cfg.timeout:g} s in {exc}"
+        except Unsupported as exc:
+            feats = _features(case)
+            for k in plan.keys:
+                self.folds.setdefault(k, _Fold()).skip(feats, str(exc) or "Unsupported")
+        except (CandidateError, BadReturn) as exc:
+            return error_records(self.label, plan.keys, exc, case)
+        except Exception as exc:  # noqa: BLE001 - a fault of the harness is a record of this case, never the end
+            recs = error_records(self.label, plan.keys, exc, case)
+            for r in recs.values():
+                r.message = f"internal error while checking: {type(exc).__name__}: {exc}"
+                r.traceback = "".join(traceback.format_exception(exc))
+            return recs
+        return None
+
+    def visit(self, plan: _Plan, case: Case) -> None:
+        recs = self.judge(plan, case)
+        if recs is None:
+            return
+        self.coverage.append(coverage_of(case))
+        feats = _features(case)
+        for k, r in recs.items():
+            self.folds.setdefault(k, _Fold()).add(r, case, feats)
+
+    def explore(self, plan: _Plan) -> None:
+        for case in plan.designed:
+            self.visit(plan, case)
+        if plan.draws and not self.aborted:
+            strategy = cases(self.run.spec.name, kind=plan.kind, dtype=self.cfg.dtype, **plan.limits)
+            self._hypothesis(strategy, lambda c: self.visit(plan, c), plan.draws, (Phase.generate,))
+
+    def _hypothesis(self, strategy, body: Callable[[Case], None], n: int, phases) -> None:
+        test = hypothesis_settings(self.cfg, n, phases=phases)(given(strategy)(body))
+        if self.cfg.seed is not None:
+            test = hypothesis_seed(self.cfg.seed)(test)
         try:
             test()
-        except (_Failed, Flaky):  # a shrunk failure; or one a nondeterministic candidate would not repeat
+        except (_Found, Flaky):
             pass
-        except Exception as exc:  # noqa: BLE001 - a fault in the harness must not pass for a verdict
-            state["internal"] = (f"internal error while checking: {type(exc).__name__}: {exc}",
-                                 "".join(traceback.format_exception(exc)))
-            return
-        for k, r in last.items():
-            shrunk.setdefault(k, r)
-        pending = {k for k, r in agg.items() if r.status in ("fail", "error") and k not in shrunk}
-        if not pending or state.get("aborted"):
-            return
-        target = pending
+
+    def shrink(self, plan: _Plan) -> None:
+        """Shrink each distinct failure of ``plan``'s checks once; a check that its group's
+        smallest case does not reproduce gets one more shrink of its own."""
+        for _ in range(2):
+            groups: dict[tuple[str, str], list[Key]] = {}
+            for k in plan.keys:
+                fold = self.folds.get(k)
+                for status, (rec, _case) in (fold.first.items() if fold else ()):
+                    if status not in fold.shrunk and fold.tried.count(status) < 2:
+                        fold.tried.append(status)
+                        groups.setdefault((k[0] if status == "fail" else "", _signature(rec)), []).append(k)
+            if not groups or self.aborted:
+                return
+            for (_, sig), keys in groups.items():
+                self._shrink_one(plan, keys, sig)
+
+    def _shrink_one(self, plan: _Plan, keys: list[Key], sig: str) -> None:
+        status = "fail" if sig == "fail" else "error"
+        rec0, case0 = self.folds[keys[0]].first[status]
+        bounds = limits_within(case0.op, case0.shapes, case0.params)
+        limits = {**bounds, **{k: (min(v, bounds[k]) if k in bounds else v) for k, v in plan.limits.items()}}
+        calls = [0]
+        found: dict[Key, tuple[Record, Case]] = {}
+
+        def body(case: Case) -> None:
+            if calls[0] >= SHRINK_CALLS or self.aborted:
+                return
+            calls[0] += 1
+            recs = self.judge(plan, case) or {}
+            hits = {k: r for k, r in recs.items() if k in keys and r.status == status and _signature(r) == sig}
+            if hits:
+                found.clear()
+                found.update({k: (r, case) for k, r in hits.items()})
+                raise _Found()
+
+        strategy = cases(case0.op, kind=plan.kind, dtype=self.cfg.dtype, **limits)
+        self._hypothesis(strategy, body, max(self.cfg.max_examples, 10), (Phase.generate, Phase.shrink))
+        for k in keys:
+            if k in found:
+                self.folds[k].shrunk[status] = found[k]
+
+    def record(self, key: Key, plan: _Plan, reach: dict[str, tuple[str, ...]], reasons: dict[str, str]) -> Record:
+        label, cfg = self.label, self.cfg
+        fold = self.folds.get(key, _Fold())
+        rec = fold.record
+        if self.aborted and (rec is None or rec.status == "pass"):
+            return Record(label, *key, "error", message=f"{label}: {self.aborted}; the op's remaining checks were skipped")
+        if rec is None and key[1] == "subgradient" and not cfg.kink_examples:
+            return Record(label, *key, "not-provided", message="no kink cases were asked for (--kink-examples 0)")
+        if rec is None and key[0] == "batch-independence" and "N>1" not in reach[plan.kind]:
+            return Record(label, *key, "not-provided", message="every case has one sample (N = 1), as the candidate's "
+                          "convention or constraints ask")
+        if rec is None or rec.examples == 0:
+            det = self.folds.get(("determinism", "structure"))
+            if fold.skipped:
+                why = f"not judged: the candidate declined every case ({fold.skipped}; {fold.declined})"
+            elif det is not None and det.record is not None and det.record.status == "fail":
+                why = ("not judged: the candidate is nondeterministic, two calls on the same input differed on every "
+                       "case (see the determinism check)")
+            else:
+                why = "no case reached this check (every drawn case was rejected)"
+            rec = Record(label, *key, "error", message=why)
+            rec.skipped = fold.skipped
+            return rec
+        rec = Record(**{**rec.__dict__})
+        findings = {s: fold.shrunk.get(s, fold.first[s]) for s in fold.first}
+        if findings:
+            main = "fail" if "fail" in findings else "error"
+            r, _ = findings[main]
+            for f in _FIELDS:
+                setattr(rec, f, getattr(r, f))
+            first, _ = fold.first[main]
+            if first is not r:
+                rec.drawn = {"counterexample": first.counterexample, "worst": first.worst, "arrays": first.arrays,
+                             "message": first.message}
+            if main == "fail" and "error" in findings:
+                e, _ = findings["error"]
+                rec.also = {f: getattr(e, f) for f in ("status", "message", "counterexample", "worst", "arrays", "traceback")}
+        op = self.op
+        required = KINK_FEATURES.get(op, ()) if key[1] == "subgradient" else reach["smooth"]
+        rec.covered = [f for f in (*FEATURES[op], *KINK_FEATURES.get(op, ())) if f in fold.covered]
+        rec.skipped = fold.skipped
+        rec.excluded = dict(reasons) if key[1] != "subgradient" else {}
+        for f in sorted(fold.skipped_features - fold.covered):
+            if f in required and f not in rec.excluded:
+                rec.excluded[f] = f"the candidate declined the cases that had it ({fold.declined})"
+        rec.untested = [f for f in required if f not in fold.covered and f not in rec.excluded]
+        if rec.status == "pass" and rec.untested:
+            rec.status = "partial"
+            rec.message = (f"passed on {rec.examples} case{'s' if rec.examples != 1 else ''}, but none of them had "
+                           f"{', '.join(rec.untested)}: not a pass")
+        return rec
+
+
+def _designed(op: str, kind: str, limits: dict[str, Any], cfg: RunConfig) -> list[Case]:
+    """The covering design of ``op`` as smooth cases (values seeded per geometry)."""
+    if kind != "smooth":
+        return []
+    out = []
+    base = 0 if cfg.seed is None else cfg.seed * 7919
+    for i, (shapes, params) in enumerate(design(op, **limits)):
+        for attempt in range(20):
+            case = smooth_case(op, shapes, params, seed=base + 1000 * i + attempt, scale=_SCALES[i % len(_SCALES)],
+                               dtype=cfg.dtype)
+            if case is not None:
+                out.append(case)
+                break
+    return out
+
+
+def _reasons(op: str, limits: dict[str, Any]) -> dict[str, str]:
+    """Why each feature no case of ``op`` can reach under ``limits`` is left out."""
+    out = {}
+    own = set(reachable(op))
+    under = set(reachable(op, **limits))
+    given = ", ".join(f"{k}={v}" for k, v in sorted(limits.items()))
+    for f in FEATURES[op]:
+        if f not in own:
+            out[f] = f"not part of {op}'s cases"
+        elif f not in under:
+            out[f] = f"outside the candidate's convention or declared constraints ({given})"
+    return out
 
 
 def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | None = None) -> list[Record]:
@@ -121,44 +319,22 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
     if why is not None:
         return [Record(label, q, o, "not-provided", message=why) for q, o in keys]
     started = time.perf_counter()
-    run = Runner(impl, label, spec)
-    agg: dict[Key, Record] = {}
-    shrunk: dict[Key, Record] = {}
     limits = dict(impl.constraints(label))
-    state: dict[str, Any] = {"label": label, "coverage": coverage if coverage is not None else []}
-    plans = [("smooth", evaluate, cfg.max_examples, {}, [k for k in keys if k[1] != "subgradient"])]
+    search = _Search(Runner(impl, label, spec), label, cfg, coverage if coverage is not None else [])
+    plans = [_Plan("smooth", evaluate, [k for k in keys if k[1] != "subgradient"], limits, cfg.max_examples,
+                   _designed(op, "smooth", limits, cfg))]
     if spec.kinks and cfg.kink_examples:
         # pooling and conv kink cases stay small: their routes cost one backward call per output
         small = {} if spec.activation and not spec.is_conv else {"max_batch": 2, "max_channels": 2}
-        plans.append(("kink", evaluate_kink, cfg.kink_examples, small,
-                      [k for k in keys if k[1] == "subgradient" or k == ("forward", "torch")]))
-    for kind, judge, n, extra, keys_now in plans:
-        if state.get("aborted"):
-            break
-        state["keys_now"] = keys_now
-        strategy = cases(op, kind=kind, dtype=cfg.dtype, **{**limits, **extra})
-        _explore(strategy, lambda c, j=judge: j(run, c), cfg, n, agg, shrunk, state)
-    out = []
-    for k in keys:
-        rec = agg.get(k)
-        if state.get("aborted") and (rec is None or rec.status == "pass"):
-            rec = Record(label, k[0], k[1], "error", message=f"{label}: {state['aborted']}; the op's remaining checks were skipped")
-        elif state.get("internal") and (rec is None or rec.status == "pass"):
-            message, tb = state["internal"]
-            rec = Record(label, k[0], k[1], "error", message=message, traceback=tb)
-        elif rec is None and k[1] == "subgradient" and not cfg.kink_examples:
-            rec = Record(label, k[0], k[1], "not-provided", message="no kink cases were asked for (--kink-examples 0)")
-        elif rec is None or rec.examples == 0:
-            det = agg.get(("determinism", "structure"))
-            why = ("not judged: the candidate is nondeterministic, two calls on the same input differed on every case (see the "
-                   "determinism check)" if det is not None and det.status == "fail"
-                   else "no case reached this check (every drawn case was rejected)")
-            rec = Record(label, k[0], k[1], "error", message=why)
-        if k in shrunk and rec.status in ("fail", "error"):
-            s = shrunk[k]
-            for f in ("status", "message", "counterexample", "worst", "arrays", "convergence", "traceback"):
-                setattr(rec, f, getattr(s, f))
-        out.append(rec)
+        plans.append(_Plan("kink", evaluate_kink, [k for k in keys if k[1] == "subgradient" or k == ("forward", "torch")],
+                           {**limits, **small}, cfg.kink_examples, []))
+    for plan in plans:
+        search.explore(plan)
+    for plan in plans:
+        search.shrink(plan)
+    reach = {"smooth": reachable(op, **limits), "kink": reachable(op, **plans[-1].limits)}
+    reasons = _reasons(op, limits)
+    out = [search.record(k, plans[-1] if k[1] == "subgradient" else plans[0], reach, reasons) for k in keys]
     elapsed = time.perf_counter() - started
     for r in out:
         r.duration_s = elapsed / max(len(out), 1)

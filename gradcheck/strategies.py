@@ -14,7 +14,7 @@ dilation, overlapping pooling windows, non-square everything. Values are drawn o
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from hypothesis import assume
@@ -32,6 +32,9 @@ __all__ = [
     "elementwise_geometry",
     "mse_geometry",
     "geometry",
+    "sample_geometry",
+    "limits_within",
+    "smooth_case",
     "cases",
     "kink_ops",
 ]
@@ -42,9 +45,9 @@ KINK_MARGIN = 1e-3
 _SCALES = (1.0, 1e-3, 1e3)
 
 
-def _pair(draw, lo: int, hi: int, square: bool = False) -> tuple[int, int]:
-    first = draw(st.integers(lo, hi))
-    return (first, first) if square else (first, draw(st.integers(lo, hi)))
+def _pair(pick, lo: int, hi: int, square: bool = False) -> tuple[int, int]:
+    first = pick(lo, hi)
+    return (first, first) if square else (first, pick(lo, hi))
 
 
 def _check(lowest: int = 1, **limits: int) -> None:
@@ -60,9 +63,12 @@ def _touches(size: int, k: int, s: int, p: int, d: int, n_out: int) -> bool:
     return bool(((taps >= 0) & (taps < size)).any())
 
 
-@st.composite
-def conv_geometry(
-    draw,
+Pick = Callable[[int, int], int]
+Geometry = tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]
+
+
+def _conv(
+    pick: Pick,
     *,
     max_batch: int = 3,
     max_channels: int = 3,
@@ -73,8 +79,74 @@ def conv_geometry(
     max_dilation: int = 2,
     max_extra: int = 5,
     square: bool = False,
-) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]:
-    """Shapes ``{"x", "w", "b"}`` and params ``{"stride", "padding", "dilation"}`` of a conv2d.
+) -> Geometry | None:
+    _check(max_batch=max_batch, max_channels=max_channels, max_filters=max_filters, max_kernel=max_kernel,
+           max_stride=max_stride, max_dilation=max_dilation)
+    _check(0, max_padding=max_padding, max_extra=max_extra)
+    n, c, d = pick(1, max_batch), pick(1, max_channels), pick(1, max_filters)
+    k = _pair(pick, 1, max_kernel)
+    dil = _pair(pick, 1, max_dilation, square)
+    pad = _pair(pick, 0, max_padding, square)
+    stride = _pair(pick, 1, max_stride, square)
+    size = tuple(max(1, dl * (kk - 1) + 1 - 2 * p + pick(0, max_extra)) for kk, dl, p in zip(k, dil, pad))
+    shapes = {"x": (n, c) + size, "w": (d, c) + k, "b": (d,)}
+    params = {"stride": stride, "padding": pad, "dilation": dil}
+    out = conv_out_shape(shapes, params)
+    if not all(v > 0 for v in out):
+        return None
+    # at least one window must reach a real input element on each axis, or dx = dw = 0 tests nothing
+    if not all(_touches(size[a], k[a], stride[a], pad[a], dil[a], out[2 + a]) for a in (0, 1)):
+        return None
+    return shapes, params
+
+
+def _pool(
+    pick: Pick, *, max_batch: int = 3, max_channels: int = 3, max_window: int = 4, max_stride: int = 3, max_extra: int = 5,
+    padding: bool = True, square: bool = False,
+) -> Geometry | None:
+    _check(max_batch=max_batch, max_channels=max_channels, max_window=max_window, max_stride=max_stride)
+    _check(0, max_extra=max_extra)
+    n, c = pick(1, max_batch), pick(1, max_channels)
+    k = _pair(pick, 1, max_window)
+    stride = _pair(pick, 1, max_stride, square)
+    pad = tuple(pick(0, kk // 2) if padding else 0 for kk in k)
+    size = tuple(max(1, kk - 2 * p + pick(0, max_extra)) for kk, p in zip(k, pad))
+    shapes = {"x": (n, c) + size}
+    params = {"kernel_size": k, "stride": stride, "padding": pad}
+    if not all(v > 0 for v in pool_out_shape(shapes, params)):
+        return None
+    return shapes, params
+
+
+def _dense(pick: Pick, *, max_batch: int = 4, max_features: int = 6, max_outputs: int = 5) -> Geometry:
+    _check(max_batch=max_batch, max_features=max_features, max_outputs=max_outputs)
+    n, f, k = pick(1, max_batch), pick(1, max_features), pick(1, max_outputs)
+    return {"x": (n, f), "w": (k, f), "b": (k,)}, {}
+
+
+def _elementwise(pick: Pick, *, max_batch: int = 3, max_channels: int = 3, max_size: int = 6) -> Geometry:
+    _check(max_batch=max_batch, max_channels=max_channels, max_size=max_size)
+    return {"x": (pick(1, max_batch), pick(1, max_channels)) + _pair(pick, 1, max_size)}, {}
+
+
+def _mse(pick: Pick, *, max_batch: int = 4, max_outputs: int = 5) -> Geometry:
+    _check(max_batch=max_batch, max_outputs=max_outputs)
+    shape = (pick(1, max_batch), pick(1, max_outputs))
+    return {"y": shape, "t": shape}, {}
+
+
+def _strategy(fn: Callable[..., Geometry | None], doc: str):
+    @st.composite
+    def strategy(draw, **limits: Any) -> Geometry:
+        g = fn(lambda lo, hi: draw(st.integers(lo, hi)), **limits)
+        assume(g is not None)
+        return g
+
+    strategy.__doc__ = doc
+    return strategy
+
+
+conv_geometry = _strategy(_conv, """Shapes ``{"x", "w", "b"}`` and params ``{"stride", "padding", "dilation"}`` of a conv2d.
 
     - ``max_batch``, ``max_channels``, ``max_filters``: upper bounds of N, C, D (from 1).
     - ``max_kernel``: upper bound of k1 and k2, drawn apart (non-square kernels).
@@ -83,87 +155,70 @@ def conv_geometry(
       exactly as large as the padded input.
     - ``square``: one stride, one padding and one dilation for both axes (conventions such as
       CS231n's ``conv_param`` have a single value); kernels and inputs stay non-square.
-    """
-    _check(max_batch=max_batch, max_channels=max_channels, max_filters=max_filters, max_kernel=max_kernel,
-           max_stride=max_stride, max_dilation=max_dilation)
-    _check(0, max_padding=max_padding, max_extra=max_extra)
-    n, c, d = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)), draw(st.integers(1, max_filters))
-    k = _pair(draw, 1, max_kernel)
-    dil = _pair(draw, 1, max_dilation, square)
-    pad = _pair(draw, 0, max_padding, square)
-    stride = _pair(draw, 1, max_stride, square)
-    size = tuple(max(1, dl * (kk - 1) + 1 - 2 * p + draw(st.integers(0, max_extra))) for kk, dl, p in zip(k, dil, pad))
-    shapes = {"x": (n, c) + size, "w": (d, c) + k, "b": (d,)}
-    params = {"stride": stride, "padding": pad, "dilation": dil}
-    out = conv_out_shape(shapes, params)
-    assume(all(v > 0 for v in out))
-    # at least one window must reach a real input element on each axis, or dx = dw = 0 tests nothing
-    assume(all(_touches(size[a], k[a], stride[a], pad[a], dil[a], out[2 + a]) for a in (0, 1)))
-    return shapes, params
-
-
-@st.composite
-def pool_geometry(
-    draw, *, max_batch: int = 3, max_channels: int = 3, max_window: int = 4, max_stride: int = 3, max_extra: int = 5,
-    padding: bool = True, square: bool = False,
-) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]:
-    """Shapes ``{"x"}`` and params ``{"kernel_size", "stride", "padding"}`` of a pooling op.
+    """)
+pool_geometry = _strategy(_pool, """Shapes ``{"x"}`` and params ``{"kernel_size", "stride", "padding"}`` of a pooling op.
 
     - ``max_window``: upper bound of each window side, drawn apart (non-square windows).
     - ``max_stride``: strides below the window give overlapping windows, above it skipped rows.
     - ``padding``: whether to draw padding (at most half the window, as torch allows).
     - ``square``: one stride for both axes (CS231n's ``pool_param``); windows stay non-square.
-    """
-    _check(max_batch=max_batch, max_channels=max_channels, max_window=max_window, max_stride=max_stride)
-    _check(0, max_extra=max_extra)
-    n, c = draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))
-    k = _pair(draw, 1, max_window)
-    stride = _pair(draw, 1, max_stride, square)
-    pad = tuple(draw(st.integers(0, kk // 2)) if padding else 0 for kk in k)
-    size = tuple(max(1, kk - 2 * p + draw(st.integers(0, max_extra))) for kk, p in zip(k, pad))
-    shapes = {"x": (n, c) + size}
-    params = {"kernel_size": k, "stride": stride, "padding": pad}
-    assume(all(v > 0 for v in pool_out_shape(shapes, params)))
-    return shapes, params
+    """)
+dense_geometry = _strategy(_dense, """Shapes ``{"x": (N,F), "w": (K,F), "b": (K,)}``; no params.""")
+elementwise_geometry = _strategy(_elementwise, """Shape ``{"x": (N,C,H,W)}`` of an activation's input; no params.""")
+mse_geometry = _strategy(_mse, """Shapes ``{"y": (P,K), "t": (P,K)}`` of eq. 9's predictions and targets.""")
 
 
-@st.composite
-def dense_geometry(draw, *, max_batch: int = 4, max_features: int = 6, max_outputs: int = 5):
-    """Shapes ``{"x": (N,F), "w": (K,F), "b": (K,)}``; no params."""
-    _check(max_batch=max_batch, max_features=max_features, max_outputs=max_outputs)
-    n, f, k = draw(st.integers(1, max_batch)), draw(st.integers(1, max_features)), draw(st.integers(1, max_outputs))
-    return {"x": (n, f), "w": (k, f), "b": (k,)}, {}
-
-
-@st.composite
-def elementwise_geometry(draw, *, max_batch: int = 3, max_channels: int = 3, max_size: int = 6):
-    """Shape ``{"x": (N,C,H,W)}`` of an activation's input; no params."""
-    _check(max_batch=max_batch, max_channels=max_channels, max_size=max_size)
-    return {"x": (draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels))) + _pair(draw, 1, max_size)}, {}
-
-
-@st.composite
-def mse_geometry(draw, *, max_batch: int = 4, max_outputs: int = 5):
-    """Shapes ``{"y": (P,K), "t": (P,K)}`` of eq. 9's predictions and targets."""
-    _check(max_batch=max_batch, max_outputs=max_outputs)
-    shape = (draw(st.integers(1, max_batch)), draw(st.integers(1, max_outputs)))
-    return {"y": shape, "t": shape}, {}
-
-
-def geometry(op: str, **limits: int) -> st.SearchStrategy:
-    """The geometry strategy of ``op`` (limits are passed on to it)."""
+def _geometry_of(op: str) -> tuple[Callable[..., Geometry | None], dict[str, Any]]:
+    """The geometry function of ``op`` and the limits the op itself sets."""
     spec = SPECS[op]
     if spec.is_conv:
-        return conv_geometry(**limits)
+        return _conv, {}
     if op == "l2_pool2d":
-        return pool_geometry(**{"padding": False, **limits})
+        return _pool, {"padding": False}
     if op.endswith("_pool2d"):
-        return pool_geometry(**limits)
+        return _pool, {}
     if op == "dense":
-        return dense_geometry(**limits)
+        return _dense, {}
     if op == "mse":
-        return mse_geometry(**limits)
-    return elementwise_geometry(**limits)
+        return _mse, {}
+    return _elementwise, {}
+
+
+def geometry(op: str, **limits: Any) -> st.SearchStrategy:
+    """The geometry strategy of ``op`` (limits are passed on to it)."""
+    fn, own = _geometry_of(op)
+    return _strategy(fn, "")(**{**own, **limits})
+
+
+def sample_geometry(op: str, rng: np.random.Generator, **limits: Any) -> Geometry | None:
+    """One geometry of ``op`` drawn with ``rng`` from the same ranges as :func:`geometry`
+    (``None`` where the strategy would reject the draw); the covering designs pick from these."""
+    fn, own = _geometry_of(op)
+    return fn(lambda lo, hi: int(rng.integers(lo, hi + 1)), **{**own, **limits})
+
+
+def limits_within(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, int]:
+    """Limits under which :func:`geometry` draws only geometries no larger than this one
+    (every bound taken from it), so a search for a smaller failing case stays in its region."""
+    fn, _ = _geometry_of(op)
+    if fn is _conv:
+        n, c, h, w = shapes["x"]
+        d, _, k1, k2 = shapes["w"]
+        (sh, sw), (ph, pw), (dh, dw) = params["stride"], params["padding"], params["dilation"]
+        extra = max(0, h - (dh * (k1 - 1) + 1 - 2 * ph), w - (dw * (k2 - 1) + 1 - 2 * pw))
+        return {"max_batch": n, "max_channels": c, "max_filters": d, "max_kernel": max(k1, k2), "max_stride": max(sh, sw),
+                "max_padding": max(ph, pw), "max_dilation": max(dh, dw), "max_extra": extra}
+    if fn is _pool:
+        n, c, h, w = shapes["x"]
+        (kh, kw), (sh, sw), (ph, pw) = params["kernel_size"], params["stride"], params["padding"]
+        extra = max(0, h - (kh - 2 * ph), w - (kw - 2 * pw))
+        return {"max_batch": n, "max_channels": c, "max_window": max(kh, kw), "max_stride": max(sh, sw), "max_extra": extra}
+    if fn is _dense:
+        return {"max_batch": shapes["x"][0], "max_features": shapes["x"][1], "max_outputs": shapes["w"][0]}
+    if fn is _mse:
+        return {"max_batch": shapes["y"][0], "max_outputs": shapes["y"][1]}
+    n, c, h, w = shapes["x"]
+    return {"max_batch": n, "max_channels": c, "max_size": max(h, w)}
 
 
 def kink_ops() -> tuple[str, ...]:
@@ -197,6 +252,32 @@ def _smooth_values(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str
     return inputs
 
 
+def smooth_case(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, Any], *, seed: int, scale: float,
+                dtype: str = "float64") -> Case | None:
+    """The smooth case of ``op`` on one geometry, its values from ``seed`` at ``scale``.
+
+    ``None`` when the values land too near a kink for finite differences (a conv2d+ReLU
+    pre-activation or an L2 window norm within ``KINK_MARGIN`` of 0): draw another seed.
+    """
+    spec = SPECS[op]
+    rng = np.random.default_rng(seed)
+    inputs = {k: _round(v, dtype) for k, v in _smooth_values(op, shapes, params, rng, scale).items()}
+    delta = rng.standard_normal(spec.out_shape(shapes, params))
+    case = Case(op, inputs, params, _round(delta, dtype), kind="smooth", dtype=dtype, seed=seed)
+    if spec.kinks == "relu" and spec.is_conv:
+        from .oracles.scipy_oracle import conv_forward
+
+        z = conv_forward(inputs["x"], inputs["w"], inputs["b"], params)
+        if not np.abs(z).min() > KINK_MARGIN * float(np.abs(z).max()):  # clear of 0 on the scale of z
+            return None
+    if spec.kinks == "l2":
+        from .oracles.scipy_oracle import _pool_forward
+
+        if not _pool_forward("l2", inputs["x"], params).min() > KINK_MARGIN * scale:
+            return None
+    return case
+
+
 @st.composite
 def cases(draw, op: str, *, kind: str = "smooth", dtype: str = "float64", **limits: int) -> Case:
     """A :class:`~gradcheck.cases.Case` of ``op``.
@@ -214,29 +295,15 @@ def cases(draw, op: str, *, kind: str = "smooth", dtype: str = "float64", **limi
         raise ValueError(f"{op} has no kinks")
     shapes, params = draw(geometry(op, **limits))
     seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
     if kind == "smooth":
-        scale = draw(st.sampled_from(_SCALES))
-        inputs = _smooth_values(op, shapes, params, rng, scale)
-    else:
-        lo, hi = (0, 2) if spec.kinks in ("max", "l2") else (-2, 2)
-        inputs = {k: draw(hnp.arrays(np.float64, s, elements=st.integers(lo, hi).map(float))) for k, s in shapes.items()}
-        if spec.kinks == "l2":
-            inputs["x"] = inputs["x"] * (rng.random(shapes["x"]) < 0.5)
+        case = smooth_case(op, shapes, params, seed=seed, scale=draw(st.sampled_from(_SCALES)), dtype=dtype)
+        assume(case is not None)
+        return case
+    rng = np.random.default_rng(seed)
+    lo, hi = (0, 2) if spec.kinks in ("max", "l2") else (-2, 2)
+    inputs = {k: draw(hnp.arrays(np.float64, s, elements=st.integers(lo, hi).map(float))) for k, s in shapes.items()}
+    if spec.kinks == "l2":
+        inputs["x"] = inputs["x"] * (rng.random(shapes["x"]) < 0.5)
     inputs = {k: _round(v, dtype) for k, v in inputs.items()}
-    out_shape = spec.out_shape(shapes, params)
-    if kind == "kink":
-        delta = draw(hnp.arrays(np.float64, out_shape, elements=st.integers(-3, 3).map(float)))
-    else:
-        delta = rng.standard_normal(out_shape)
-    case = Case(op, inputs, params, _round(delta, dtype), kind=kind, dtype=dtype, seed=seed)
-    if kind == "smooth" and spec.kinks == "relu" and spec.is_conv:
-        from .oracles.scipy_oracle import conv_forward
-
-        z = conv_forward(inputs["x"], inputs["w"], inputs["b"], params)
-        assume(np.abs(z).min() > KINK_MARGIN * max(1.0, float(np.abs(z).max())))
-    if kind == "smooth" and spec.kinks == "l2":
-        from .oracles.scipy_oracle import _pool_forward
-
-        assume(_pool_forward("l2", inputs["x"], params).min() > KINK_MARGIN * scale)
-    return case
+    delta = draw(hnp.arrays(np.float64, spec.out_shape(shapes, params), elements=st.integers(-3, 3).map(float)))
+    return Case(op, inputs, params, _round(delta, dtype), kind=kind, dtype=dtype, seed=seed)

@@ -19,7 +19,8 @@ class LoadError(Exception):
 
 
 class Unsupported(Exception):
-    """Raised by a candidate for a case it does not handle (a geometry outside its convention).
+    """Raised by a candidate for a case it does not handle (a geometry outside its convention);
+    a ``NotImplementedError`` from candidate code is read the same way.
 
     The case is skipped, not failed; the records count the skipped cases and list the
     coverage features left untested because of them as excluded, with this message.
@@ -93,5 +94,7 @@ def call_candidate(where: str, fn, *args, **kwargs) -> Any:
         return fn(*args, **kwargs)
     except (CandidateError, Unsupported):
         raise
+    except NotImplementedError as exc:  # the usual way to say "not this geometry"
+        raise Unsupported(f"{where} raised NotImplementedError" + (f": {exc}" if str(exc) else "")) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the candidate raises is a result
         raise CandidateError(where, exc, candidate_traceback(exc)) from None
