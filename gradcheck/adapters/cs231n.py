@@ -14,7 +14,10 @@ conv2d_relu       ``conv_relu_forward(x, w, b, conv_param)`` / ``conv_relu_backw
 ================  ===============================================================
 
 The convention has one stride and one padding for both axes, no dilation and no pooling
-padding; cases are drawn within it.
+padding; cases are drawn within it, and within what the candidate declares on top
+(``gradcheck.adapters.constraints``). The affine weight is handed over transposed, as a copy;
+what the candidate writes into it in place is copied back, so the ``inputs-unmodified`` check
+sees it as it sees writes into the other arrays.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import BadReturn, FunctionTable, call_candidate
+from .base import BadReturn, FunctionTable, LoadError, call_candidate
+from .constraints import combine, limits_for
 
 __all__ = ["CS231nAdapter"]
 
@@ -57,8 +61,32 @@ def _unpack(name: str, value: Any, n: int) -> Any:
     return value
 
 
+def _copy_back(inputs: dict[str, np.ndarray], w_t: np.ndarray | None) -> None:
+    """Write the transposed affine weight back into ``inputs["w"]`` where the candidate changed it."""
+    if w_t is not None and not np.array_equal(w_t.T, inputs["w"], equal_nan=True):
+        np.copyto(inputs["w"], w_t.T)
+
+
 class CS231nAdapter(FunctionTable):
+    """Looks up the CS231n function names (see the module docstring) on the target object.
+
+    Raises
+    ------
+    LoadError
+        When the target holds none of the convention's pairs (the message lists them), or
+        when its declared constraints are malformed.
+    """
+
     api = "cs231n"
+
+    def __init__(self, obj: Any, target: str):
+        super().__init__(obj, target)
+        provided = [label for label in self.ops() if self.missing(label) is None]
+        if not provided:
+            looked = ", ".join(f"{f}/{b}" for _, f, b in _OPS.values())
+            raise LoadError(f"{target} provides no function of the cs231n convention; looked for the pairs {looked}")
+        for label in provided:
+            self.constraints(label)
 
     def ops(self) -> dict[str, str]:
         return {
@@ -71,25 +99,36 @@ class CS231nAdapter(FunctionTable):
         return self._missing(*_OPS[label][1:])
 
     def constraints(self, label: str) -> dict[str, Any]:
-        op = _OPS[label][0]
+        """The convention's limits, combined with what the candidate declares for the op."""
+        op, f, b = _OPS[label]
         if op.startswith("conv2d"):
-            return {"square": True, "max_dilation": 1}
-        if op == "max_pool2d":
-            return {"square": True, "padding": False}
-        return {}
+            own: dict[str, Any] = {"square": True, "max_dilation": 1}
+        elif op == "max_pool2d":
+            own = {"square": True, "padding": False}
+        else:
+            own = {}
+        return combine(own, limits_for(self.obj, self.target, label, op, self._fn(f), self._fn(b)))
 
-    def _forward(self, label: str, inputs, params) -> tuple[Any, Any]:
+    def _forward(self, label: str, inputs, params) -> tuple[Any, Any, np.ndarray | None]:
         op, f, _ = _OPS[label]
-        out = call_candidate(f, self._fn(f), *_args(op, inputs, params))
-        return _unpack(f, out, 2)
+        args = _args(op, inputs, params)
+        w_t = args[1] if op == "dense" else None
+        try:
+            out = call_candidate(f, self._fn(f), *args)
+        finally:
+            _copy_back(inputs, w_t)
+        return (*_unpack(f, out, 2), w_t)
 
     def forward(self, label: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         return self._forward(label, inputs, params)[0]
 
     def backward(self, label: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         op, _, b = _OPS[label]
-        _, cache = self._forward(label, inputs, params)
-        grads = call_candidate(b, self._fn(b), delta, cache)
+        _, cache, w_t = self._forward(label, inputs, params)
+        try:
+            grads = call_candidate(b, self._fn(b), delta, cache)
+        finally:
+            _copy_back(inputs, w_t)
         if op in ("conv2d", "conv2d_relu", "dense"):
             grads = _unpack(b, grads, 3)
             if op == "dense" and isinstance(grads[1], np.ndarray) and grads[1].ndim == 2:

@@ -6,15 +6,35 @@ from typing import Any
 import numpy as np
 
 from ..protocol import PROTOCOL
-from .base import FunctionTable, call_candidate
+from .base import FunctionTable, LoadError, call_candidate
+from .constraints import limits_for
 
 __all__ = ["NativeAdapter"]
 
 
 class NativeAdapter(FunctionTable):
-    """Looks up ``<op>_forward`` / ``<op>_backward`` on the target object."""
+    """Looks up ``<op>_forward`` / ``<op>_backward`` on the target object.
+
+    The arrays the battery passes are handed to the candidate as they are, so a write into
+    one of them in place is seen by the ``inputs-unmodified`` check.
+
+    Raises
+    ------
+    LoadError
+        When the target provides no op's pair of functions (the message lists the names
+        looked for), or when its declared constraints are malformed.
+    """
 
     api = "native"
+
+    def __init__(self, obj: Any, target: str):
+        super().__init__(obj, target)
+        provided = [op for op in PROTOCOL if self.missing(op) is None]
+        if not provided:
+            looked = ", ".join(f"{p.forward_name}/{p.backward_name}" for p in PROTOCOL.values())
+            raise LoadError(f"{target} provides no function of the native convention; looked for the pairs {looked}")
+        for op in provided:
+            self.constraints(op)  # a malformed declaration is a load error, not a surprise mid-run
 
     def ops(self) -> dict[str, str]:
         """Label -> protocol op, for every op of the protocol (see :meth:`missing`)."""
@@ -23,6 +43,11 @@ class NativeAdapter(FunctionTable):
     def missing(self, op: str) -> str | None:
         """Why ``op`` cannot be checked (a function of the pair is missing), or ``None``."""
         return self._missing(PROTOCOL[op].forward_name, PROTOCOL[op].backward_name)
+
+    def constraints(self, op: str) -> dict[str, Any]:
+        """The strategy limits the candidate declares for ``op`` (``gradcheck.adapters.constraints``)."""
+        p = PROTOCOL[op]
+        return limits_for(self.obj, self.target, op, op, self._fn(p.forward_name), self._fn(p.backward_name))
 
     def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         p = PROTOCOL[op]
