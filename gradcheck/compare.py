@@ -3,6 +3,12 @@
 The same record is the assertion message in pytest, a row in the terminal summary, an entry in
 the JSON report and a section of the HTML report. Records of one check over many
 cases are folded into one by ``gradcheck.explore``.
+
+A failing comparison's message is one line of figures (how many elements, the worst one, its
+error against what is allowed there), then one ``Pattern: ...`` line for each thing
+:mod:`gradcheck.diagnose` recognises in the error (a constant ratio, a border band, the kernel
+flipped, the stride ignored ...). Structural comparisons (one call against another) get the
+figures only.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .cases import SMALL_ARRAY, Case
+from .diagnose import diagnose, diagnose_shape
 from .records import Record, Worst
 from .tolerances import tolerance_for
 
@@ -39,6 +46,11 @@ def _fail(op: str, quantity: str, oracle: str, case: Case, message: str) -> Reco
     return Record(op, quantity, oracle, "fail", examples=1, message=message, counterexample=case.counterexample())
 
 
+def _with_patterns(message: str, patterns: list[str]) -> str:
+    """``message`` followed by one ``Pattern:`` line per recognised pattern."""
+    return "\n".join([message] + [f"Pattern: {p}" for p in patterns])
+
+
 def compare(
     actual: Any,
     expected: np.ndarray,
@@ -50,12 +62,14 @@ def compare(
     magnitude: np.ndarray,
     uncertainty: np.ndarray | None = None,
     dtype: str | None = None,
+    expected_name: str = "expected",
 ) -> Record:
     """Compare a candidate's ``actual`` value of ``quantity`` with an oracle's ``expected``.
 
     Per element, ``|actual - expected|`` must stay within ``tolerance_for(dtype, quantity)``
     applied to ``magnitude`` (the sum of absolute terms, same shape as ``expected``) for a sum
-    of ``reduction`` terms, plus the oracle's own ``uncertainty``.
+    of ``reduction`` terms, plus the oracle's own ``uncertainty``. ``expected_name`` is what the
+    message calls the oracle's value (``"nearest valid"`` for a subgradient rule's projection).
     """
     op = case.op
     dtype = dtype or case.dtype
@@ -65,7 +79,10 @@ def compare(
     if not isinstance(actual, np.ndarray):
         return _fail(op, quantity, oracle, case, f"{quantity}: expected an ndarray of shape {expected.shape}, got {describe_value(actual)}")
     if actual.shape != expected.shape:
-        return _fail(op, quantity, oracle, case, f"{quantity}: shape {actual.shape}, expected {expected.shape}")
+        patterns = [] if oracle == "structure" else diagnose_shape(actual.shape, expected.shape, case=case,
+                                                                   quantity=quantity)
+        return _fail(op, quantity, oracle, case,
+                     _with_patterns(f"{quantity}: shape {actual.shape}, expected {expected.shape}", patterns))
     if not np.issubdtype(actual.dtype, np.floating):
         return _fail(op, quantity, oracle, case, f"{quantity}: dtype {actual.dtype}, expected a floating dtype ({case.dtype})")
     a = actual.astype(np.float64)
@@ -102,9 +119,12 @@ def compare(
     what = "non-finite values" if nonfinite.any() else "elements beyond tolerance"
     rec.message = (
         f"{op} {quantity} vs {oracle}: {int(bad.sum())} of {bad.size} {what}; worst at "
-        f"{list(rec.worst.index)}: actual {rec.worst.actual:.6g}, expected {rec.worst.expected:.6g} "
+        f"{list(rec.worst.index)}: actual {rec.worst.actual:.6g}, {expected_name} {rec.worst.expected:.6g} "
         f"(|error| {rec.worst.abs_err:.3g} > allowed {rec.worst.tolerance:.3g})"
     )
+    if oracle != "structure" and not nonfinite.any():
+        rec.message = _with_patterns(rec.message, diagnose(a, expected, case=case, quantity=quantity, bound=bound,
+                                                           oracle=oracle))
     rec.counterexample = case.counterexample()
     if expected.size <= SMALL_ARRAY:
         rec.arrays = {

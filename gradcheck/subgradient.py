@@ -71,8 +71,11 @@ def _array(value, shape) -> np.ndarray:
     return value.astype(np.float64)
 
 
-def _route_projection(run: Runner, case: Case, rule: str) -> tuple[np.ndarray, np.ndarray]:
-    """(the candidate's dx for case.delta, the nearest gradient that obeys ``rule``)."""
+def _route_projection(run: Runner, case: Case, rule: str, seen: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(the candidate's dx for case.delta, the nearest gradient that obeys ``rule``).
+
+    ``seen``, when given, receives one :class:`_Route` per window (what the candidate sent
+    where, for the message)."""
     x = case.inputs["x"]
     dx = _array(run.backward(case)[0], x.shape)
     expected = np.zeros_like(x)
@@ -97,7 +100,62 @@ def _route_projection(run: Runner, case: Case, rule: str) -> tuple[np.ndarray, n
         routed = np.zeros_like(x)
         routed[win] = p
         expected += case.delta[out_idx] * routed
+        if seen is not None and rule == "max":
+            inside = np.zeros(x.shape, dtype=bool)
+            inside[win] = True
+            seen.append(_Route(out_idx, int(is_max.sum()), float(g[win][is_max].sum()),
+                               float(np.abs(g[win][~is_max]).sum()), float(np.abs(g[~inside]).sum()),
+                               float(g[win][is_max].min()), float(case.delta[out_idx]),
+                               float(np.abs(g - routed).max(initial=0.0))))
     return dx, expected
+
+
+class _Route:
+    """What the candidate sent for one window's one-hot upstream gradient."""
+
+    def __init__(self, out_idx, ties, to_maxima, to_others, outside, least, delta, distance):
+        self.out_idx, self.ties, self.to_maxima, self.to_others = out_idx, ties, to_maxima, to_others
+        self.outside, self.least, self.delta, self.distance = outside, least, delta, distance
+
+
+#: The valid set at a max-pooling tie, as the messages state it.
+MAX_RULE = ("the gradient of a window may go to any of its maximal units in any non-negative split summing to "
+            "the upstream gradient (the first maximum, the last, an even split: all valid)")
+
+
+def _max_route_message(routes: list, tol: float) -> str:
+    """What is wrong with the candidate's max-pooling routes, in words, after the valid set."""
+    wrong = [r for r in routes if r.distance > tol]
+    if not wrong:
+        return (f"At max pooling {MAX_RULE}. Each window's own route is valid, but the gradient for the whole "
+                "upstream gradient is not their sum: where windows overlap, their contributions must add up (+=), "
+                "not overwrite each other (=).")
+    r = max(wrong, key=lambda r: (r.delta != 0, abs(r.delta or 1.0) * r.distance))
+    due = r.delta if r.delta else 1.0
+    where = f"for the window of output {list(r.out_idx)} ({r.ties} tied maxim{'a' if r.ties > 1 else 'um'})"
+    if r.outside > tol:
+        what = f"yours sends {_g(due * r.outside)} outside the window — it routes to units the window does not hold"
+    elif r.to_others > tol:
+        what = (f"yours sends {_g(due * r.to_others)} to units that are not maxima — it routes by position, not to "
+                "the maximum")
+    elif r.least < -tol:
+        what = "yours gives a maximum a negative share"
+    elif r.ties > 1 and abs(r.to_maxima - r.ties) <= tol:
+        what = (f"yours sends {_g(due * r.to_maxima)} where {_g(due)} was due — it routes the full gradient to every "
+                "tied maximum")
+    else:
+        what = f"yours sends {_g(due * r.to_maxima)} where {_g(due)} was due"
+    return f"At max pooling {MAX_RULE}; {where}, {what}."
+
+
+def _first_line_then(message: str, rule: str) -> str:
+    """``message``'s line of figures, then ``rule``, then the rest of ``message`` (its patterns)."""
+    first, _, rest = message.partition("\n")
+    return "\n".join(p for p in (first, rule, rest) if p)
+
+
+def _g(v: float) -> str:
+    return f"{v:.6g}" if v != int(v) or abs(v) >= 1e6 else f"{v:.1f}"
 
 
 def _relu_conventions(case: Case):
@@ -153,7 +211,7 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
 
     def cmp(q: str, expected: np.ndarray, actual=None) -> Record:
         return compare(grads[q] if actual is None else actual, expected, case=case, quantity=q, oracle="subgradient",
-                       reduction=K[q], magnitude=mags[q], dtype=dt)
+                       reduction=K[q], magnitude=mags[q], dtype=dt, expected_name="nearest valid")
 
     if spec.kinks == "relu" and not spec.is_conv:
         x, d, a = case.inputs["x"], case.delta, grads["dx"]
@@ -161,7 +219,10 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
         if isinstance(a, np.ndarray) and a.shape == x.shape:
             lo, hi = np.minimum(0, d), np.maximum(0, d)
             exact = np.where(x == 0, np.clip(np.nan_to_num(np.asarray(a, np.float64)), lo, hi), exact)
-        out[("dx", "subgradient")] = cmp("dx", exact)
+        rec = cmp("dx", exact)
+        if rec.status == "fail":
+            rec.message = _first_line_then(rec.message, f"For ReLU, {RELU_RULE}.")
+        out[("dx", "subgradient")] = rec
     elif spec.kinks == "relu":
         best: list[Record] | None = None
         for c, conv_grads in _relu_conventions(case):
@@ -170,10 +231,32 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
                 best = recs
                 for r in recs:
                     r.message = r.message or f"follows f'(0) = {c:g}"
+                    if r.status == "fail":
+                        r.message = _first_line_then(r.message, "Inside conv2d + ReLU, f'(0) may be 0, 1/2 or 1, "
+                                                     "applied alike to every kink; none of the three matches yours "
+                                                     f"(nearest: f'(0) = {c:g}).")
         out.update({(r.quantity, "subgradient"): r for r in best or []})
     elif not (isinstance(grads["dx"], np.ndarray) and grads["dx"].shape == case.inputs["x"].shape):
         out[("dx", "subgradient")] = cmp("dx", np.zeros(case.inputs["x"].shape))  # says what came back instead
     elif case.delta.size <= MAX_ONE_HOT:
-        dx, expected = _route_projection(run, case, spec.kinks)
-        out[("dx", "subgradient")] = cmp("dx", expected, actual=dx)
+        routes: list = []
+        dx, expected = _route_projection(run, case, spec.kinks, routes)
+        rec = cmp("dx", expected, actual=dx)
+        if rec.status == "fail" and spec.kinks == "max":
+            rec.message = _first_line_then(rec.message, _max_route_message(routes, _ROUTE_TOL))
+        elif rec.status == "fail" and spec.kinks == "l2":
+            rec.message = _first_line_then(rec.message, f"At an L2 pooling window {L2_RULE}.")
+        out[("dx", "subgradient")] = rec
     return out
+
+
+#: How far a one-hot route may be from the valid set and count as valid, in the message only.
+_ROUTE_TOL = 1e-9
+
+#: The valid set at an all-zero L2 window, as the messages state it.
+L2_RULE = ("with a positive norm o the gradient routes delta * x / o; an all-zero window (o = 0) may route any vector "
+           "whose Euclidean norm is at most |delta|")
+
+#: The valid set at a ReLU kink, as the messages state it.
+RELU_RULE = ("at x = 0 the derivative may be any c in [0, 1] (a subgradient), so dx = c * delta there; elsewhere "
+             "dx = delta where x > 0 and 0 where x < 0")
