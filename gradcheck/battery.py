@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .adapters.base import BadReturn, CandidateError
+from .adapters.base import BadReturn, CandidateError, Unsupported
 from .cases import Case
 from .compare import compare, describe_value
 from .ops import OpSpec
@@ -244,6 +244,9 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     except (CandidateError, BadReturn) as exc:
         out.update(error_records(label, _backward_keys(spec), exc, case))
         grads = None
+    except Unsupported as exc:  # the forward's records stand; the rest of the case is declined
+        exc.records = out
+        raise
     shape_problems = _shape_problems(spec, case, o, grads) if grads is not None else _shape_problems(spec, case, o, ())[:1]
     out[("shape-dtype", "structure")] = _structure(label, case, "shape-dtype", shape_problems)
     out[("finite", "structure")] = _structure(label, case, "finite", _finite_problems(spec, o, grads or ()))
@@ -334,7 +337,7 @@ def _screen(run: Runner, case: Case, fwd, grads: dict[str, np.ndarray]) -> dict[
 def _batch_independence(run: Runner, case: Case, o: Any, mags, K, dt) -> Record | None:
     first = run.spec.inputs[0]
     x = case.inputs[first]
-    if x.shape[0] < 2 or not isinstance(o, np.ndarray) or o.ndim == 0:
+    if x.shape[0] < 2 or not isinstance(o, np.ndarray) or o.ndim == 0 or o.shape != np.shape(mags["forward"]):
         return None  # one sample: nothing to be independent of (the case does not count for this check)
     moved = {k: v.copy() for k, v in case.inputs.items()}
     moved[first][0] = moved[first][0][::-1].copy() if moved[first][0].ndim else moved[first][0]

@@ -105,12 +105,14 @@ class _Fold:
     shrunk: dict[str, tuple[Record, Case]] = field(default_factory=dict)
     covered: set[str] = field(default_factory=set)
     tried: list[str] = field(default_factory=list)  # statuses a shrink was run for
+    passes: int = 0
     skipped: int = 0
     skipped_features: set[str] = field(default_factory=set)
     declined: str = ""
 
     def add(self, rec: Record, case: Case, features: set[str]) -> None:
         self.record = merge(self.record, rec)
+        self.passes += rec.status == "pass"
         self.covered |= features
         if rec.status in ("fail", "error"):
             self.first.setdefault(rec.status, (rec, case))
@@ -150,8 +152,11 @@ class _Search:
             self.aborted = f"timed out after {self.cfg.timeout:g} s in {exc}"
         except Unsupported as exc:
             feats = _features(case)
+            judged = getattr(exc, "records", None) or {}  # what was judged before the candidate declined
             for k in plan.keys:
-                self.folds.setdefault(k, _Fold()).skip(feats, str(exc) or "Unsupported")
+                if k not in judged:
+                    self.folds.setdefault(k, _Fold()).skip(feats, str(exc) or "Unsupported")
+            return judged or None
         except (CandidateError, BadReturn) as exc:
             return error_records(self.label, plan.keys, exc, case)
         except Exception as exc:  # noqa: BLE001 - a fault of the harness is a record of this case, never the end
@@ -228,6 +233,10 @@ class _Search:
             if k in found:
                 self.folds[k].shrunk[status] = found[k]
 
+    def _forward_ever_well_formed(self) -> bool:
+        fold = self.folds.get(("shape-dtype", "structure"))
+        return fold is None or fold.passes > 0
+
     def record(self, key: Key, plan: _Plan, reach: dict[str, tuple[str, ...]], reasons: dict[str, str]) -> Record:
         label, cfg = self.label, self.cfg
         fold = self.folds.get(key, _Fold())
@@ -243,6 +252,9 @@ class _Search:
             det = self.folds.get(("determinism", "structure"))
             if fold.skipped:
                 why = f"not judged: the candidate declined every case ({fold.skipped}; {fold.declined})"
+            elif key[1] == "fd" and not self._forward_ever_well_formed():
+                why = ("not judged: finite differences need the candidate's forward, and it never returned the op's "
+                       "output shape (see shape-dtype); the other oracles judged the gradients")
             elif det is not None and det.record is not None and det.record.status == "fail":
                 why = ("not judged: the candidate is nondeterministic, two calls on the same input differed on every "
                        "case (see the determinism check)")
