@@ -24,6 +24,7 @@ from markupsafe import Markup
 from gradcheck.protocol import OP_NAMES
 from gradcheck.records import STATUSES, Record, RunResult, write_text_atomic
 from gradcheck.report.latex import latex_to_html
+from gradcheck.report.marks import MARKS, ORACLE_ORDER, QUANTITY_ORDER
 from gradcheck.report.svg import (
     HeatmapSet,
     colorbar_svg,
@@ -37,10 +38,8 @@ __all__ = ["render_html", "write_html", "render_ledger_html", "write_ledger_html
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
-#: Display order of quantities and oracles; anything else follows in order of appearance.
-QUANTITY_ORDER = ("forward", "dx", "dw", "db", "dy")
-ORACLE_ORDER = ("fd", "torch", "scipy", "subgradient", "structure")
-SYMBOLS = {"pass": "✓", "fail": "✗", "error": "!", "not-provided": "–"}
+#: One mark per status and the display orders, shared with the terminal summary.
+SYMBOLS = MARKS
 VERSION_ORDER = ("harness", "numpy", "torch", "scipy", "hypothesis", "python")
 VERDICT_CLASS = {"holds": "holds", "fails-as-printed": "fails",
                  "holds-conditionally": "conditional"}
