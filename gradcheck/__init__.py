@@ -3,23 +3,22 @@
 Checks an implementation three ways (finite differences of its own forward, PyTorch autograd,
 ``scipy.signal``) on cases hypothesis draws and shrinks, and says which element of which
 gradient is wrong, on the smallest input found, with a reproduction.
+
+Python API (``gradcheck.api``): :func:`check` returns the :class:`RunResult` of a target (a
+string, a module, an object, an ``nn.Module``, a ``torch.autograd.Function`` or a mapping
+``{op: (forward, backward)}``); :func:`assert_gradients` is the same for pytest, failing with
+the terminal block of each failing check. A candidate declares what it supports with
+:func:`supports` (or ``GRADCHECK_CONSTRAINTS``) and declines a case with :class:`Unsupported`.
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "check", "RunConfig", "RunResult", "Record", "Unsupported"]
+__all__ = ["__version__", "check", "assert_gradients", "supports", "RunConfig", "RunResult", "Record", "Unsupported",
+           "LoadError"]
 
-from .adapters.base import Unsupported
+from .adapters.base import LoadError, Unsupported
+from .adapters.constraints import supports
+from .api import assert_gradients, check
 from .config import RunConfig
 from .records import Record, RunResult
-
-
-def check(target: str, api: str = "native", **config) -> RunResult:
-    """Check ``target`` (see ``gradcheck check --help``) and return the :class:`RunResult`.
-
-    ``config`` goes to :class:`RunConfig` (``ops``, ``max_examples``, ``seed``, ``dtype``, ...).
-    """
-    from .runner import run_check
-
-    return run_check(target, api, RunConfig(**config))

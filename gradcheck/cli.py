@@ -1,6 +1,7 @@
 """The ``gradcheck`` command line.
 
-- ``gradcheck check TARGET``: check an implementation (``reference`` for the built-in one);
+- ``gradcheck check TARGET [TARGET ...]``: check an implementation (``reference`` for the built-in one),
+  or many at once with a summary of target × op (``gradcheck.summary``);
 - ``gradcheck equations``: the ledger of the seed's numbered equations;
 - ``gradcheck bench``: the harness against ``torch.autograd.gradcheck`` and torch's kernels.
 
@@ -59,7 +60,9 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
         description="Check the forward and backward of every op TARGET provides. TARGET is `reference`, a module "
         "(mypkg.layers), a file (path/to/layers.py), optionally followed by :attribute. Ops: " + ", ".join(OP_NAMES),
     )
-    p.add_argument("target")
+    p.add_argument("targets", nargs="+", metavar="TARGET",
+                   help="one or more targets; several (submissions/*/layers.py) are checked one after the other and "
+                   "summarised in --out")
     p.add_argument("--api", choices=APIS, default="native", help="the calling convention (default: native)")
     p.add_argument("--ops", type=_ops, help="comma-separated ops to check (default: all the target provides)")
     p.add_argument("--profile", choices=list(PROFILES), default=None, help="hypothesis profile (default: ci, or $GRADCHECK_PROFILE)")
@@ -74,6 +77,8 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="PATH", help="write the records as JSON")
     p.add_argument("--report", metavar="PATH", help="HTML report path (default reports/<target>.html)")
     p.add_argument("--no-report", action="store_true", help="write no HTML report")
+    p.add_argument("--out", metavar="DIR", help="write each target's JSON and report, summary.json and index.html into "
+                   "DIR (default with several targets: reports)")
     p.add_argument("--ledger", action=argparse.BooleanOptionalAction, default=None,
                    help="include the seed's equation ledger in the reports (default: for the reference only)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -151,6 +156,9 @@ def _run_check(args: argparse.Namespace) -> int:
     if args.device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", args.device):
         sys.stderr.write(f"gradcheck: error: --device must be cpu or cuda[:N], got {args.device!r}\n")
         return 2
+    args.target = args.targets[0]
+    if len(args.targets) > 1 or args.out:
+        return _run_many(args, cfg)
     for what, path in _outputs(args):
         problem = _output_problem(path)
         if problem:
@@ -161,6 +169,7 @@ def _run_check(args: argparse.Namespace) -> int:
     status = 0
     try:
         run_check(args.target, args.api, cfg, progress=progress, result=run)
+        _add_second_order(run, args, cfg, progress)
     except LoadError as exc:
         sys.stderr.write(f"gradcheck: error: {exc}\n")
         return 2
@@ -180,6 +189,54 @@ def _run_check(args: argparse.Namespace) -> int:
     if not written:
         return 2
     return 0 if run.passed else 1
+
+
+def _add_second_order(run, args: argparse.Namespace, cfg, progress) -> None:
+    """torch.autograd.Function ops: the second-order checks (``gradcheck.second_order``)."""
+    if args.api == "torch":
+        import time
+
+        from .second_order_run import add_second_order
+
+        t0 = time.perf_counter()
+        add_second_order(run, args.target, args.api, cfg, progress=progress)
+        run.duration_s += time.perf_counter() - t0
+
+
+def _run_many(args: argparse.Namespace, cfg) -> int:
+    """Several targets (or ``--out``): each checked and written into the folder, then the summary."""
+    from .summary import run_many
+
+    if args.json or args.report:
+        sys.stderr.write("gradcheck: error: --json and --report name one target's files; with several targets (or "
+                         "--out) each target's JSON and report go into --out DIR\n")
+        return 2
+    folder = args.out or "reports"
+    problem = _output_problem(os.path.join(folder, "summary.json"))
+    if problem:
+        sys.stderr.write(f"gradcheck: error: cannot write into {folder}: {problem}\n")
+        return 2
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    wants_ledger = bool(args.ledger) and not args.no_report
+
+    def ledger(run) -> None:
+        if wants_ledger and run.complete:
+            _add_ledger(run, progress)
+
+    try:
+        summary, interrupted = run_many(args.targets, args.api, cfg, folder, report=not args.no_report,
+                                        progress=progress, ledger=ledger)
+    except OSError as exc:
+        sys.stderr.write(f"gradcheck: error: could not write into {folder}: {exc.strerror or exc}\n")
+        return 2
+    from .summary import format_table
+
+    print(format_table(summary))
+    print(f"summary: {os.path.join(folder, 'summary.json')}, {os.path.join(folder, 'index.html')}")
+    if interrupted:
+        sys.stderr.write("gradcheck: interrupted; the summary holds what was checked (marked incomplete)\n")
+        return 130
+    return 0 if summary["passed"] else 1
 
 
 def _add_ledger(run, progress) -> int:

@@ -40,7 +40,8 @@ class GradcheckFailure(Exception):
         super().__init__(record.message)
 
 
-def _explain(rec: Record) -> str:
+def explain(rec: Record) -> str:
+    """The failure block of one record: verdict, message, smallest case, traceback, reproduction."""
     lines = [f"{rec.op} {rec.quantity} vs {rec.oracle}: {rec.status}", rec.message]
     if rec.counterexample is not None:
         ce = rec.counterexample
@@ -70,7 +71,7 @@ class GradcheckItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         if isinstance(excinfo.value, GradcheckFailure):
-            return _explain(excinfo.value.record)
+            return explain(excinfo.value.record)
         return super().repr_failure(excinfo)
 
     def reportinfo(self):

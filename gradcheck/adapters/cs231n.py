@@ -28,7 +28,7 @@ import numpy as np
 from .base import BadReturn, FunctionTable, LoadError, call_candidate
 from .constraints import combine, limits_for
 
-__all__ = ["CS231nAdapter"]
+__all__ = ["CS231nAdapter", "OPS"]
 
 # label -> (protocol op, forward name, backward name)
 _OPS = {
@@ -41,6 +41,8 @@ _OPS = {
     "conv2d_relu": ("conv2d_relu", "conv_relu_forward", "conv_relu_backward"),
 }
 _OPTIONAL = {"conv2d:fast", "max_pool2d:fast", "conv2d_relu"}
+#: label -> (protocol op, forward name, backward name)
+OPS = _OPS
 
 
 def _args(op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> tuple:
