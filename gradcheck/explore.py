@@ -34,7 +34,7 @@ from .config import RunConfig, hypothesis_settings
 from .coverage import FEATURES, KINK_FEATURES, design, features_of, kink_features_of, reachable
 from .ops import SPECS
 from .records import Record
-from .strategies import _SCALES, cases, limits_within, smooth_case
+from .strategies import _SCALES, cases, kink_case, limits_within, smooth_case
 from .subgradient import evaluate_kink
 
 __all__ = ["check_op", "CandidateTimeout", "coverage_of", "merge", "SHRINK_CALLS"]
@@ -294,12 +294,19 @@ class _Search:
 
 
 def _designed(op: str, kind: str, limits: dict[str, Any], cfg: RunConfig) -> list[Case]:
-    """The covering design of ``op`` as smooth cases (values seeded per geometry)."""
-    if kind != "smooth":
-        return []
-    out = []
+    """The covering design of ``op`` as cases: smooth ones with values seeded per geometry;
+    for the kink plan, the first two design geometries on which a constructed kink case
+    really sits on the kink (a tie needs a window of two elements)."""
+    out: list[Case] = []
     base = 0 if cfg.seed is None else cfg.seed * 7919
     for i, (shapes, params) in enumerate(design(op, **limits)):
+        if kind == "kink":
+            case = kink_case(op, shapes, params, seed=base + i, dtype=cfg.dtype)
+            if kink_features_of(case):
+                out.append(case)
+            if len(out) == 2:
+                break
+            continue
         for attempt in range(20):
             case = smooth_case(op, shapes, params, seed=base + 1000 * i + attempt, scale=_SCALES[i % len(_SCALES)],
                                dtype=cfg.dtype)
@@ -338,8 +345,9 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
     if spec.kinks and cfg.kink_examples:
         # pooling and conv kink cases stay small: their routes cost one backward call per output
         small = {} if spec.activation and not spec.is_conv else {"max_batch": 2, "max_channels": 2}
+        kink_limits = {**limits, **small}
         plans.append(_Plan("kink", evaluate_kink, [k for k in keys if k[1] == "subgradient" or k == ("forward", "torch")],
-                           {**limits, **small}, cfg.kink_examples, []))
+                           kink_limits, cfg.kink_examples, _designed(op, "kink", kink_limits, cfg)))
     for plan in plans:
         search.explore(plan)
     for plan in plans:

@@ -35,6 +35,7 @@ __all__ = [
     "sample_geometry",
     "limits_within",
     "smooth_case",
+    "kink_case",
     "cases",
     "kink_ops",
 ]
@@ -276,6 +277,33 @@ def smooth_case(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, A
         if not _pool_forward("l2", inputs["x"], params).min() > KINK_MARGIN * scale:
             return None
     return case
+
+
+def kink_case(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, Any], *, seed: int,
+              dtype: str = "float64") -> Case:
+    """A kink case of ``op`` on one geometry that sits on the kink by construction: small
+    integers from ``seed``, then one ReLU input (or one conv pre-activation) set to exactly 0,
+    the first pooling window made a tie of its largest value, or the first L2 window zeroed."""
+    spec = SPECS[op]
+    rng = np.random.default_rng(seed)
+    lo, hi = (0, 2) if spec.kinks in ("max", "l2") else (-2, 2)
+    inputs = {k: rng.integers(lo, hi + 1, size=s).astype(np.float64) for k, s in shapes.items()}
+    x = inputs[spec.inputs[0]]
+    if spec.kinks == "relu" and not spec.is_conv:
+        x.flat[0] = 0.0
+    elif spec.kinks == "relu":
+        from .oracles.scipy_oracle import conv_forward
+
+        z = conv_forward(inputs["x"], inputs["w"], np.zeros_like(inputs["b"]), params)
+        inputs["b"][0] = -z[0, 0, 0, 0]
+    else:
+        (kh, kw), (ph, pw) = params["kernel_size"], params["padding"]
+        rows = slice(0, max(0, kh - ph))
+        cols = slice(0, max(0, kw - pw))
+        x[:, :, rows, cols] = 0.0 if spec.kinks == "l2" else float(hi)
+    delta = rng.integers(-3, 4, size=spec.out_shape(shapes, params)).astype(np.float64)
+    inputs = {k: _round(v, dtype) for k, v in inputs.items()}
+    return Case(op, inputs, params, _round(delta, dtype), kind="kink", dtype=dtype, seed=seed)
 
 
 @st.composite
