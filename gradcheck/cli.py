@@ -60,7 +60,7 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
         description="Check the forward and backward of every op TARGET provides. TARGET is `reference`, a module "
         "(mypkg.layers), a file (path/to/layers.py), optionally followed by :attribute. Ops: " + ", ".join(OP_NAMES),
     )
-    p.add_argument("targets", nargs="+", metavar="TARGET",
+    p.add_argument("targets", nargs="+", metavar="target",
                    help="one or more targets; several (submissions/*/layers.py) are checked one after the other and "
                    "summarised in --out")
     p.add_argument("--api", choices=APIS, default="native", help="the calling convention (default: native)")

@@ -1,15 +1,25 @@
-"""pytest plugin: ``pytest --gradcheck-target TARGET`` puts an implementation under the battery.
+"""pytest plugin: ``pytest --gradcheck-target TARGET`` puts implementations under the battery.
 
-One test item per op × quantity × oracle (``gradcheck[conv2d-dw-torch]``); an op the target
+One test item per op × quantity × oracle (``gradcheck::conv2d-dw-torch``); an op the target
 does not provide is skipped with the reason. Works from any folder, one without tests of its
-own included. Under pytest-xdist the items of one op stay in one worker (``xdist_group``; use
-``--dist loadgroup``), and every record travels back to the controller, which writes the JSON
-and HTML reports whole. Only options and hooks live here; the logic is in
-``gradcheck.session`` and ``gradcheck.report``.
+own included.
+
+Many targets — ``--gradcheck-target`` given several times, or a quoted glob
+(``--gradcheck-target 'submissions/*/layers.py'``) — give one collector per target
+(``gradcheck::alice-layers::conv2d-dw-torch``); a target that cannot be loaded is one failing
+item, the others run. pytest-xdist distributes the items over its workers and hosts
+(``-n auto``); with ``--dist loadgroup`` a target's checks stay together in one worker (one op's
+with a single target). Every record travels back to the controller, which writes the reports
+whole: ``--gradcheck-json`` / ``--gradcheck-report`` for one target, ``--gradcheck-out DIR`` for
+each target's JSON and report plus ``summary.json`` and ``index.html``, and the target × op
+table in the terminal summary. Only options and hooks live here; the logic is in
+``gradcheck.session``, ``gradcheck.summary`` and ``gradcheck.report``.
 """
 from __future__ import annotations
 
+import glob
 import json
+import os
 from typing import Any
 
 import pytest
@@ -21,7 +31,9 @@ _KEY = "gradcheck_record"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("gradcheck", "gradient checks of a candidate implementation")
-    g.addoption("--gradcheck-target", help="implementation to check: reference, a module, a file, optionally :attribute")
+    g.addoption("--gradcheck-target", action="append", default=None,
+                help="implementation to check: reference, a module, a file, optionally :attribute; repeat it, or give "
+                "a quoted glob, for many targets")
     g.addoption("--gradcheck-api", default="native", choices=("native", "cs231n", "torch"), help="calling convention")
     g.addoption("--gradcheck-ops", help="comma-separated ops (default: all)")
     g.addoption("--gradcheck-profile", choices=("ci", "thorough"), help="hypothesis profile (default: ci)")
@@ -30,8 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--gradcheck-dtype", default="float64", choices=("float64", "float32"))
     g.addoption("--gradcheck-device", default="cpu", help="cpu or cuda (torch API)")
     g.addoption("--gradcheck-timeout", type=float, default=20.0, help="seconds one candidate call may take")
-    g.addoption("--gradcheck-json", metavar="PATH", help="write the records as JSON")
-    g.addoption("--gradcheck-report", metavar="PATH", help="write the HTML report")
+    g.addoption("--gradcheck-json", metavar="PATH", help="write the records as JSON (one target)")
+    g.addoption("--gradcheck-report", metavar="PATH", help="write the HTML report (one target)")
+    g.addoption("--gradcheck-out", metavar="DIR", help="write each target's JSON and report, summary.json and index.html")
 
 
 class GradcheckFailure(Exception):
@@ -55,15 +68,46 @@ def explain(rec: Record) -> str:
     return "\n".join(lines)
 
 
+class _State:
+    """The plugin's view of one pytest run: the targets, their names and (lazily) sessions."""
+
+    def __init__(self, targets: list[str], api: str, cfg: Any, out: str | None):
+        from .summary import target_names
+
+        self.targets, self.api, self.cfg, self.out = targets, api, cfg, out
+        self.names = target_names(targets)
+        self.many = len(targets) > 1 or out is not None
+        self.sessions: dict[str, Any] = {}  # name -> CheckSession or the LoadError's message
+
+    def load(self) -> None:
+        from .adapters import LoadError
+        from .session import CheckSession
+
+        for target, name in zip(self.targets, self.names):
+            if name in self.sessions:
+                continue
+            try:
+                self.sessions[name] = CheckSession(target, self.api, self.cfg)
+            except LoadError as exc:
+                if not self.many:
+                    raise
+                self.sessions[name] = str(exc)
+
+
 class GradcheckItem(pytest.Item):
-    def __init__(self, *, label: str, quantity: str, oracle: str, **kwargs: Any):
+    def __init__(self, *, session_: Any, target_name: str, index: int, total: int, label: str, quantity: str,
+                 oracle: str, group: str, **kwargs: Any):
         super().__init__(**kwargs)
+        self.check_session, self.target_name, self.index, self.total = session_, target_name, index, total
         self.label, self.quantity, self.oracle = label, quantity, oracle
-        self.add_marker(pytest.mark.xdist_group(f"gradcheck-{label}"))
+        self.add_marker(pytest.mark.xdist_group(group))
 
     def runtest(self) -> None:
-        rec = self.config._gradcheck_session.record(self.label, self.quantity, self.oracle)
-        self.user_properties.append((_KEY, json.dumps(_jsonable(rec))))
+        rec = self.check_session.record(self.label, self.quantity, self.oracle)
+        from .records import to_jsonable
+
+        self.user_properties.append((_KEY, json.dumps({"target": self.target_name, "index": self.index,
+                                                       "total": self.total, "record": to_jsonable(rec)})))
         if rec.status == "not-provided":
             pytest.skip(rec.message or "not provided")
         if rec.status in ("fail", "error"):
@@ -75,32 +119,84 @@ class GradcheckItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.config._gradcheck_session.target, None, f"gradcheck {self.label} {self.quantity} {self.oracle}"
+        return self.check_session.target, None, f"gradcheck {self.label} {self.quantity} {self.oracle}"
+
+
+class LoadErrorItem(pytest.Item):
+    """A target of many that could not be loaded: one failing item that says why."""
+
+    def __init__(self, *, target: str, target_name: str, message: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.target, self.target_name, self.message = target, target_name, message
+        self.add_marker(pytest.mark.xdist_group(f"gradcheck-{target_name}"))
+
+    def runtest(self) -> None:
+        self.user_properties.append((_KEY, json.dumps({"target": self.target_name, "error": self.message})))
+        raise GradcheckFailure(Record("load", "load", "load", "error", message=self.message))
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        return f"cannot load {self.target}: {self.message}"
+
+    def reportinfo(self):
+        return self.target, None, f"gradcheck load {self.target}"
+
+
+class TargetCollector(pytest.Collector):
+    def __init__(self, *, session_: Any, target_name: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.check_session, self.target_name = session_, target_name
+
+    def collect(self):
+        keys = self.check_session.keys()
+        for i, (label, q, o) in enumerate(keys):
+            yield GradcheckItem.from_parent(self, name=f"{label}-{q}-{o}", session_=self.check_session,
+                                            target_name=self.target_name, index=i, total=len(keys), label=label,
+                                            quantity=q, oracle=o, group=f"gradcheck-{self.target_name}")
 
 
 class GradcheckCollector(pytest.Collector):
     def collect(self):
-        for label, q, o in self.config._gradcheck_session.keys():
-            yield GradcheckItem.from_parent(self, name=f"{label}-{q}-{o}", label=label, quantity=q, oracle=o)
+        state: _State = self.config._gradcheck
+        if not state.many:
+            s = state.sessions[state.names[0]]
+            keys = s.keys()
+            for i, (label, q, o) in enumerate(keys):
+                yield GradcheckItem.from_parent(self, name=f"{label}-{q}-{o}", session_=s, target_name=state.names[0],
+                                                index=i, total=len(keys), label=label, quantity=q, oracle=o,
+                                                group=f"gradcheck-{label}")
+            return
+        for target, name in zip(state.targets, state.names):
+            s = state.sessions[name]
+            if isinstance(s, str):
+                yield LoadErrorItem.from_parent(self, name=f"{name}::load", target=target, target_name=name, message=s)
+            else:
+                yield TargetCollector.from_parent(self, name=name, session_=s, target_name=name)
 
 
-def _jsonable(rec: Record) -> Any:
-    from .records import to_jsonable
-
-    return to_jsonable(rec)
+def _expand(patterns: list[str]) -> list[str]:
+    """Targets from the option's values: a glob pattern is expanded (sorted); anything else is
+    kept as it is (a module name, ``reference``, a file to be reported missing)."""
+    out: list[str] = []
+    for p in patterns:
+        hits = sorted(glob.glob(p)) if any(ch in p for ch in "*?[") else []
+        for t in hits or [p]:
+            if t not in out:
+                out.append(t)
+    return out
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config._gradcheck_session = None
-    config._gradcheck_records = []
-    target = config.getoption("--gradcheck-target")
-    if not target:
+    config._gradcheck = None
+    _records_sink.clear()
+    patterns = config.getoption("--gradcheck-target")
+    if not patterns:
         return
     from .adapters import LoadError
     from .config import RunConfig
-    from .session import CheckSession
 
     ops = config.getoption("--gradcheck-ops")
+    targets = _expand(patterns)
+    out = config.getoption("--gradcheck-out")
     try:
         cfg = RunConfig(
             ops=[o.strip() for o in ops.split(",") if o.strip()] if ops else None,
@@ -111,16 +207,31 @@ def pytest_configure(config: pytest.Config) -> None:
             device=config.getoption("--gradcheck-device"),
             timeout=config.getoption("--gradcheck-timeout"),
         )
-        config._gradcheck_session = CheckSession(target, config.getoption("--gradcheck-api"), cfg)
+        state = _State(targets, config.getoption("--gradcheck-api"), cfg, out)
+        if state.many and (config.getoption("--gradcheck-json") or config.getoption("--gradcheck-report")):
+            raise ValueError("--gradcheck-json and --gradcheck-report name one target's files; with several targets "
+                             "use --gradcheck-out DIR")
+        if not state.many:
+            state.load()  # one target: a bad one is a usage error, before anything runs
     except (LoadError, ValueError) as exc:
         raise pytest.UsageError(f"gradcheck: {exc}") from None
+    config._gradcheck = state
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    if config._gradcheck_session is None:
+    state = config._gradcheck
+    if state is None:
         return
+    state.load()
     collector = GradcheckCollector.from_parent(session, name="gradcheck")
-    items.extend(collector.collect())
+    for node in collector.collect():
+        if isinstance(node, pytest.Item):
+            items.append(node)
+        else:
+            items.extend(node.collect())
+
+
+_records_sink: list[dict[str, Any]] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -128,31 +239,86 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     for key, value in getattr(report, "user_properties", []):
         if key == _KEY:
-            _records_sink.append(value)
+            _records_sink.append(json.loads(value))
 
 
-_records_sink: list[str] = []
+def _runs(state: _State) -> tuple[list[Any], dict[str, str]]:
+    """The runs of the targets, built from the records that came back (in key order), and the
+    load errors by target name."""
+    from .records import RunResult
+    from .runner import versions
+
+    got: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, str] = {}
+    for item in _records_sink:
+        if "error" in item:
+            errors[item["target"]] = item["error"]
+        else:
+            got.setdefault(item["target"], []).append(item)
+    runs = []
+    for target, name in zip(state.targets, state.names):
+        items = sorted(got.get(name, []), key=lambda it: it["index"])
+        if not items:
+            runs.append(None)
+            continue
+        records = [Record.from_dict(it["record"]) for it in items]
+        runs.append(RunResult(target=target, api=state.api, records=records,
+                              complete=len({it["index"] for it in items}) == items[0]["total"], seed=state.cfg.seed,
+                              profile=state.cfg.profile, device=state.cfg.device, versions=versions()))
+    return runs, errors
+
+
+def _write_many(state: _State, runs: list[Any], errors: dict[str, str]) -> dict[str, Any]:
+    from .records import write_json_atomic
+    from .report import write_html
+    from .summary import TargetOutcome, summarise, write_summary
+
+    outcomes = []
+    for target, name, run in zip(state.targets, state.names, runs):
+        o = TargetOutcome(target, name, run, errors.get(name, ""))
+        if run is not None and state.out:
+            o.json, o.report = f"{name}.json", f"{name}.html"
+            write_json_atomic(os.path.join(state.out, o.json), run.to_dict())
+            write_html(run, os.path.join(state.out, o.report))
+        outcomes.append(o)
+    summary = summarise(outcomes, api=state.api, profile=state.cfg.profile, seed=state.cfg.seed,
+                        complete=all(r is not None and r.complete for r, n in zip(runs, state.names) if n not in errors))
+    if state.out:
+        write_summary(summary, state.out)
+    return summary
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if config._gradcheck_session is None or hasattr(config, "workerinput"):
+    state: _State | None = config._gradcheck
+    if state is None or hasattr(config, "workerinput"):
         return  # xdist workers send their records to the controller, which writes the reports
-    json_path, html_path = config.getoption("--gradcheck-json"), config.getoption("--gradcheck-report")
-    if not (json_path or html_path):
+    runs, errors = _runs(state)
+    if state.many:
+        config._gradcheck_summary = _write_many(state, runs, errors)
         return
-    from .records import RunResult, write_json_atomic
-    from .runner import versions
+    json_path, html_path = config.getoption("--gradcheck-json"), config.getoption("--gradcheck-report")
+    run = runs[0]
+    if run is None or not (json_path or html_path):
+        return
+    from .records import write_json_atomic
 
-    s = config._gradcheck_session
-    records = [Record.from_dict(json.loads(v)) for v in _records_sink]
-    order = {k: i for i, k in enumerate(s.keys())}
-    records.sort(key=lambda r: order.get((r.op, r.quantity, r.oracle), len(order)))
-    run = RunResult(target=s.target, api=s.api, records=records, complete=len(records) == len(order),
-                    seed=s.cfg.seed, profile=s.cfg.profile, device=s.cfg.device, versions=versions())
     if json_path:
         write_json_atomic(json_path, run.to_dict())
     if html_path:
         from .report import write_html
 
         write_html(run, html_path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    summary = getattr(config, "_gradcheck_summary", None)
+    if summary is None:
+        return
+    from .summary import format_table
+
+    terminalreporter.section("gradcheck: target × op")
+    terminalreporter.write_line(format_table(summary))
+    if config._gradcheck.out:
+        terminalreporter.write_line(f"summary: {os.path.join(config._gradcheck.out, 'summary.json')}, "
+                                    f"{os.path.join(config._gradcheck.out, 'index.html')}")
