@@ -17,6 +17,8 @@ from typing import Any
 
 __all__ = [
     "STATUSES",
+    "FORMAT",
+    "FORMAT_VERSION",
     "Counterexample",
     "Worst",
     "Record",
@@ -30,6 +32,10 @@ __all__ = [
 #: every case it was judged on, but those cases missed features the candidate accepts
 #: (``Record.untested``), so it is not a pass.
 STATUSES = ("fail", "error", "partial", "pass", "not-provided")
+
+#: The name and version of the JSON format of a run (:meth:`RunResult.to_dict`); the version
+#: goes up when a field changes meaning or goes away (added fields keep it).
+FORMAT, FORMAT_VERSION = "gradcheck-run", 1
 
 
 @dataclass
@@ -167,7 +173,9 @@ class RunResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        d = to_jsonable(self)
+        """The run as JSON (``gradcheck/schema/run.schema.json``), led by ``format`` and
+        ``format_version`` (:data:`FORMAT_VERSION`)."""
+        d = {"format": FORMAT, "format_version": FORMAT_VERSION, **to_jsonable(self)}
         d["passed"] = self.passed
         d["counts"] = self.counts()
         d["checks"] = d.pop("records")
@@ -179,8 +187,8 @@ class RunResult:
     def from_dict(cls, d: dict[str, Any]) -> "RunResult":
         d = dict(d)
         checks = d.pop("checks", d.pop("records", []))
-        d.pop("passed", None)
-        d.pop("counts", None)
+        for extra in ("passed", "counts", "format", "format_version"):
+            d.pop(extra, None)
         known = {f.name for f in dataclasses.fields(cls)}
         run = cls(**{k: v for k, v in d.items() if k in known})
         run.records = [Record.from_dict(c) for c in checks]
