@@ -318,20 +318,21 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     return out
 
 
-def _screen(run: Runner, case: Case, fwd, grads: dict[str, np.ndarray]) -> dict[Key, Record] | None:
-    """The directional screen for large cases: ``<grad, u>`` against the derivative of the
-    candidate's forward along one random direction ``u``. A pass stands for the element-wise
-    finite differences; a disagreement returns ``None``, and the caller localises it element by
-    element (and hypothesis shrinks the case, where element-wise checks are cheap).
+def _screen(run: Runner, case: Case, fwd, grads: dict[str, np.ndarray], *,
+            mags: dict[str, np.ndarray] | None = None) -> dict[Key, Record] | None:
+    """The finite-difference check of a large case: the directional screen (``<grad, u>``
+    against the derivative of the candidate's forward along one random direction ``u``) and,
+    where it disagrees, the wrong elements located by group testing and confirmed element by
+    element (``gradcheck.oracles.localise.screen``). A pass stands for the element-wise finite
+    differences; a gradient with a located element fails, and hypothesis shrinks the case to
+    one where the coloured element-wise check draws the heatmap. ``None`` when nothing could be
+    confirmed: the caller then checks every element. ``mags``: ``magnitudes(spec, case)``,
+    when the caller has it.
     """
-    if not all(np.isfinite(g).all() for g in grads.values()):
-        return None
-    analytic, numeric, bound = directional(run.spec, case, fwd, grads, seed=case.seed or 0)
-    if not abs(analytic - numeric) <= bound:
-        return None
-    return {(g, "fd"): Record(run.label, g, "fd", "pass", examples=1, max_abs_err=abs(analytic - numeric),
-                              message=f"directional screen: <grad, u> {analytic:.6g} vs finite difference {numeric:.6g}")
-            for g in run.spec.grads}
+    from .oracles.localise import screen
+
+    return screen(run.spec, run.label, case, fwd, grads, dtype=tolerance_dtype(run.impl, run.label, case.dtype),
+                  mags=mags, seed=case.seed or 0)
 
 
 def _batch_independence(run: Runner, case: Case, o: Any, mags, K, dt) -> Record | None:

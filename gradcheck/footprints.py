@@ -12,7 +12,9 @@ A footprint kind provides:
 - ``colours(kind, shape, spec_params)``: an integer array of the input's shape; elements of one
   colour have pairwise disjoint footprints;
 - ``attribute(kind, D, shape, spec_params)``: for every input element, the sum of the output
-  array ``D`` over that element's footprint (an array of the input's shape).
+  array ``D`` over that element's footprint (an array of the input's shape);
+- ``reach(kind, mask, out_shape, spec_params)``: the outputs a set of input elements can move
+  (the union of their footprints; the transpose of ``attribute``).
 
 Both rest on the op's stated structure (samples independent, windows of the stated size).
 The harness checks batch independence on every op, and every finite-difference verdict that
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "colours", "attribute", "window_geometry", "window_adjoint"]
+__all__ = ["KINDS", "colours", "attribute", "reach", "window_geometry", "window_adjoint", "window_reach"]
 
 KINDS = (
     "window-mixing",
@@ -68,6 +70,30 @@ def window_adjoint(g: np.ndarray, in_hw: tuple[int, int], kernel, stride, paddin
         for q in range(k2):
             buf[:, :, m * dh : m * dh + sh * (ho - 1) + 1 : sh, q * dw : q * dw + sw * (wo - 1) + 1 : sw] += g
     return buf[:, :, ph : ph + h, pw : pw + w]
+
+
+def window_reach(m: np.ndarray, out_hw: tuple[int, int], kernel, stride, padding, dilation) -> np.ndarray:
+    """For every output position, whether its window covers a ``True`` element of ``m``.
+
+    Parameters
+    ----------
+    m : bool ndarray, shape (N, C, H, W)
+    out_hw : (Ho, Wo) of the output.
+
+    Returns
+    -------
+    bool ndarray, shape (N, C, Ho, Wo)
+    """
+    n, c, h, w = m.shape
+    ho, wo = out_hw
+    (k1, k2), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    buf = np.zeros((n, c, max(h + 2 * ph, (k1 - 1) * dh + sh * (ho - 1) + 1), max(w + 2 * pw, (k2 - 1) * dw + sw * (wo - 1) + 1)), dtype=bool)
+    buf[:, :, ph : ph + h, pw : pw + w] = m
+    out = np.zeros((n, c, ho, wo), dtype=bool)
+    for a in range(k1):
+        for q in range(k2):
+            out |= buf[:, :, a * dh : a * dh + sh * (ho - 1) + 1 : sh, q * dw : q * dw + sw * (wo - 1) + 1 : sw]
+    return out
 
 
 def _period(kernel: int, dilation: int, size: int) -> int:
@@ -116,4 +142,34 @@ def attribute(kind: str, D: np.ndarray, shape: tuple[int, ...], params: dict[str
         return D.sum(axis=0).reshape(shape)
     if kind == "full":
         return np.full(shape, D.sum())
+    raise ValueError(f"unknown footprint kind {kind!r}")
+
+
+def reach(kind: str, mask: np.ndarray, out_shape: tuple[int, ...], params: dict[str, Any], w_shape=None) -> np.ndarray:
+    """The outputs (a bool array of ``out_shape``) that the ``True`` elements of ``mask`` (an
+    input-shaped bool array) can move: the union of their stated footprints.
+
+    ``attribute(kind, D, ...)`` is zero on ``mask`` for every ``D`` that vanishes on
+    ``reach(kind, mask, ...)``.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    out_shape = tuple(out_shape)
+    if kind in ("window-mixing", "window"):
+        m = mask.any(axis=1, keepdims=True) if kind == "window-mixing" else mask
+        r = window_reach(m, out_shape[2:], *window_geometry(kind, params, w_shape))
+        return np.broadcast_to(r, out_shape)
+    if kind == "filter":
+        return np.broadcast_to(mask.reshape(mask.shape[0], -1).any(axis=1)[None, :, None, None], out_shape)
+    if kind == "out-channel":
+        return np.broadcast_to(mask.reshape(-1)[None, :, None, None], out_shape)
+    if kind == "elementwise":
+        return mask
+    if kind == "dense-rows":
+        return np.broadcast_to(mask.any(axis=1)[:, None], out_shape)
+    if kind == "dense-weight":
+        return np.broadcast_to(mask.any(axis=1)[None, :], out_shape)
+    if kind == "dense-bias":
+        return np.broadcast_to(mask.reshape(-1)[None, :], out_shape)
+    if kind == "full":
+        return np.full(out_shape, bool(mask.any()))
     raise ValueError(f"unknown footprint kind {kind!r}")
