@@ -2,15 +2,16 @@
 
 :func:`gradcheck.compare.compare` calls :func:`diagnose` (values) or :func:`diagnose_shape`
 (shapes) when a comparison fails, and adds what they recognise to the record's message, one
-``Pattern: ...`` line each. Three kinds of recogniser:
+``Pattern: ...`` line each. Four kinds of recogniser:
 
+- **whole patterns**: zero everywhere, or the upstream gradient passed on unchanged; said alone;
 - **explanations**: the candidate's value equals, element for element within the same
   tolerance, the true value of a slightly different computation — the kernel rotated by 180° or
   transposed, stride 1 or dilation 1 instead of the one given, one sample of the batch only.
   When one holds it is said alone: it accounts for every element;
-- **patterns** of the error itself: zero everywhere, the upstream gradient passed on unchanged,
-  a constant ratio to the truth (and what that ratio is: 1/N, the window size, −1 ...), errors
-  on a border band only, on every s-th row or column only, in one channel or one sample only;
+- **patterns** of the error itself: wrong only where windows overlap, a constant ratio to the
+  truth (and what that ratio is: 1/N, the window size, −1 ...), errors on a border band only, on
+  every s-th row or column only, in one channel or one sample only;
 - **shapes**: an empty axis (``a[p:-p]`` with ``p = 0``), the transpose, the height used for the
   width, one entry per sample where one per filter is due.
 
@@ -46,11 +47,21 @@ def _axis_name(axis: int) -> str:
 
 
 # -- explanations: the value of a slightly different computation ------------------------------
-def _truth(case: Case, inputs: dict[str, np.ndarray], params: dict[str, Any], delta: np.ndarray):
+#: The last case's variants: one torch run per variant serves every quantity and oracle of it.
+_LAST: dict[str, Any] = {"case": None, "runs": {}}
+
+
+def _truth(case: Case, inputs: dict[str, np.ndarray], params: dict[str, Any], delta: np.ndarray, variant: str):
+    """torch's (forward, gradients) of ``case.op`` on a variant of ``case``, remembered for the case."""
     from .ops import SPECS
     from .oracles.torch_oracle import torch_run
 
-    return torch_run(SPECS[case.op], inputs, params, delta)
+    if _LAST["case"] is not case:
+        _LAST["case"], _LAST["runs"] = case, {}
+    runs = _LAST["runs"]
+    if variant not in runs:
+        runs[variant] = torch_run(SPECS[case.op], inputs, params, delta)
+    return runs[variant]
 
 
 def _pick(result, quantity: str) -> np.ndarray | None:
@@ -66,9 +77,10 @@ def _is_pool(case: Case) -> bool:
     return case.op.endswith("pool2d")
 
 
-def _kernel_variant(case: Case, quantity: str, change: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+def _kernel_variant(case: Case, quantity: str, change: Callable[[np.ndarray], np.ndarray],
+                    variant: str) -> np.ndarray | None:
     inputs = dict(case.inputs, w=change(case.inputs["w"]))
-    value = _pick(_truth(case, inputs, case.params, case.delta), quantity)
+    value = _pick(_truth(case, inputs, case.params, case.delta, variant), quantity)
     if value is not None and quantity == "dw":
         value = change(value)  # the gradient with respect to the candidate's own, unchanged w
     return value
@@ -78,7 +90,7 @@ def explain_flipped(actual, expected, bound, case: Case, quantity: str) -> str |
     """The value the kernel rotated by 180° gives (a convolution where a cross-correlation is due)."""
     if not _is_conv(case) or case.inputs["w"].shape[2:] == (1, 1):
         return None
-    cf = _kernel_variant(case, quantity, lambda w: np.ascontiguousarray(w[..., ::-1, ::-1]))
+    cf = _kernel_variant(case, quantity, lambda w: np.ascontiguousarray(w[..., ::-1, ::-1]), "flipped")
     if cf is None or not _within(actual, cf, bound):
         return None
     why = {
@@ -100,7 +112,7 @@ def explain_transposed(actual, expected, bound, case: Case, quantity: str) -> st
     k1, k2 = case.inputs["w"].shape[2:]
     if k1 != k2 or k1 == 1:
         return None
-    cf = _kernel_variant(case, quantity, lambda w: np.ascontiguousarray(w.transpose(0, 1, 3, 2)))
+    cf = _kernel_variant(case, quantity, lambda w: np.ascontiguousarray(w.transpose(0, 1, 3, 2)), "transposed")
     if cf is None or not _within(actual, cf, bound):
         return None
     return (f"your {quantity} is exactly what the kernel with rows and columns swapped "
@@ -133,7 +145,7 @@ def _ignored(case: Case, quantity: str, name: str) -> np.ndarray | None:
     if got is None:
         return None
     params, delta = got
-    return _pick(_truth(case, case.inputs, params, delta), quantity)
+    return _pick(_truth(case, case.inputs, params, delta, f"{name}=1"), quantity)
 
 
 def explain_stride_ignored(actual, expected, bound, case: Case, quantity: str) -> str | None:
@@ -172,7 +184,7 @@ def explain_one_sample(actual, expected, bound, case: Case, quantity: str) -> st
     for k in (0, n - 1):
         delta = np.zeros_like(case.delta)
         delta[k] = case.delta[k]
-        cf = _pick(_truth(case, case.inputs, case.params, delta), quantity)
+        cf = _pick(_truth(case, case.inputs, case.params, delta, f"sample {k}"), quantity)
         if cf is None or not _within(actual, cf, bound):
             continue
         which = "first" if k == 0 else "last"
@@ -381,8 +393,6 @@ def pattern_overlap(actual, expected, bad, bound, case: Case, quantity: str) -> 
 
 #: Patterns of the error, all said that hold (at most :data:`_MAX_PATTERNS`).
 PATTERNS: tuple[Callable[..., str | None], ...] = (
-    pattern_zero,
-    pattern_delta_unchanged,
     pattern_overlap,
     pattern_constant_ratio,
     pattern_border_band,
@@ -416,6 +426,10 @@ def diagnose(actual: np.ndarray, expected: np.ndarray, *, case: Case, quantity: 
         return []
     bound = np.broadcast_to(np.asarray(bound, np.float64), e.shape)
     bad = ~(np.abs(a - e) <= bound)
+    for whole in (pattern_zero, pattern_delta_unchanged):  # each accounts for every element: said alone
+        said = whole(a, e, bad, bound, case, quantity)
+        if said:
+            return [said]
     if oracle != "subgradient" and quantity in ("forward",) + _GRADS and case.size() <= MAX_EXPLAINED:
         for explain in EXPLANATIONS:
             try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
-import shlex
 import signal
 import time
 from contextlib import contextmanager
@@ -12,7 +11,6 @@ from typing import Any, Callable, Iterator
 
 from .adapters import LoadError, load
 from .config import RunConfig
-from .ops import SPECS
 from .records import Record, RunResult
 
 __all__ = ["run_check", "load_checked", "check_ops", "versions", "select_ops", "add_repro", "merge_coverage", "sigterm_as_interrupt"]
@@ -32,9 +30,11 @@ def versions() -> dict[str, str]:
 
 
 def select_ops(available: dict[str, str], wanted: list[str] | None) -> list[tuple[str, str]]:
-    """``[(label, op)]`` to run; unknown names raise ``LoadError`` listing the known ones."""
+    """``[(label, op)]`` to run, each once (``--ops relu,relu`` is relu); unknown names raise
+    ``LoadError`` listing the known ones."""
     if not wanted:
         return list(available.items())
+    wanted = list(dict.fromkeys(wanted))
     unknown = [w for w in wanted if w not in available]
     if unknown:
         raise LoadError(f"unknown op{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
@@ -42,47 +42,11 @@ def select_ops(available: dict[str, str], wanted: list[str] | None) -> list[tupl
     return [(w, available[w]) for w in wanted]
 
 
-def _py(value: Any) -> str:
-    return json.dumps(value)
-
-
 def add_repro(rec: Record, target: str, api: str, cfg: RunConfig) -> None:
-    """Attach a command and a Python snippet that reproduce a failing record."""
-    if rec.status not in ("fail", "error"):
-        return
-    cmd = ["gradcheck", "check", target, "--api", api, "--ops", rec.op, "--profile", cfg.profile]
-    if cfg.seed is not None:
-        cmd += ["--seed", str(cfg.seed)]
-    if cfg.dtype != "float64":
-        cmd += ["--dtype", cfg.dtype]
-    if cfg.device != "cpu":
-        cmd += ["--device", cfg.device]
-    rec.repro = {"command": shlex.join(cmd)}
-    ce = rec.counterexample
-    if ce is None or ce.inputs is None:
-        return
-    inputs = {k: v for k, v in ce.inputs.items() if k != "delta"}
-    params = {k: tuple(v) for k, v in ce.params.items()}
-    lines = [
-        "import numpy as np",
-        "from gradcheck.adapters import load",
-        f"impl = load({target!r}, {api!r})",
-        *[f"{k} = np.array({_py(v)}, dtype={ce.dtype!r})" for k, v in inputs.items()],
-        f"delta = np.array({_py(ce.inputs['delta'])}, dtype={ce.dtype!r})",
-        f"params = {params!r}",
-        f"inputs = {{{', '.join(f'{k!r}: {k}' for k in inputs)}}}",
-        f"out = impl.forward({rec.op!r}, inputs, params)",
-        f"grads = impl.backward({rec.op!r}, delta, inputs, params)",
-    ]
-    op = rec.op.split(":")[0]
-    if op in SPECS:
-        lines += [
-            "# the truth, from torch autograd in float64:",
-            "from gradcheck.ops import SPECS",
-            "from gradcheck.oracles.torch_oracle import torch_run",
-            f"expected_out, expected_grads = torch_run(SPECS[{op!r}], inputs, params, delta)",
-        ]
-    rec.repro["python"] = "\n".join(lines)
+    """Attach a command and a Python snippet that reproduce a failing record (``gradcheck.repro``)."""
+    from .repro import add_repro as attach
+
+    attach(rec, target, api, cfg)
 
 
 def merge_coverage(cov: dict[str, dict[str, list[Any]]], label: str, seen: list[dict[str, Any]]) -> None:

@@ -1,0 +1,413 @@
+"""Reproductions of a failing record: a command, and a Python snippet in the candidate's own terms.
+
+The command (``gradcheck check TARGET --api API --ops OP ...``) re-runs just that op with the
+same settings. The snippet imports the candidate's own functions (a file from its path: its
+folder — or its package root — on ``sys.path``), calls them the way the candidate is written
+(``out, cache = conv_forward_naive(x, w, b, conv_param)`` / ``dx, dw, db =
+conv_backward_naive(dout, cache)`` for CS231n, ``conv2d_backward(delta, x, w, b, stride=...)``
+for the native protocol, the callable and ``out.backward(...)`` for the torch API) on the
+smallest failing case, computes the truth and *prints* the difference at the worst element:
+
+- against torch autograd in float64 (the torch and scipy oracles, the forward);
+- against central differences of the candidate's own forward at that element (the fd oracle:
+  backward must agree with one's own forward), with torch's value beside it;
+- against the nearest valid gradient (subgradient rules: at a kink or a tie there is a set of
+  valid answers, and torch's is one of them, not *the* truth);
+- structural checks print the property itself (an input changed in place, two calls that
+  differ, backward not linear in ``delta``).
+
+Every snippet ends with a line ``... difference D (allowed A)``, D > A when the bug is there.
+Counterexamples too large to write out (``Counterexample.inputs`` is ``None``) get the command only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from typing import Any
+
+from .adapters.loader import is_file_target, package_root, split_target
+from .config import PROFILES, RunConfig
+from .protocol import PROTOCOL
+from .records import Record
+
+__all__ = ["add_repro", "command", "python_snippet"]
+
+_STRUCTURE_SNIPPETS = ("inputs-unmodified", "determinism", "linearity")
+
+
+def command(rec: Record, target: str, api: str, cfg: RunConfig) -> str:
+    """The ``gradcheck check`` command that re-runs ``rec``'s op with the run's settings."""
+    cmd = ["gradcheck", "check", target, "--api", api, "--ops", rec.op]
+    if cfg.profile != "ci":
+        cmd += ["--profile", cfg.profile]
+    smooth, kink = PROFILES[cfg.profile]
+    if cfg.max_examples != smooth:
+        cmd += ["--max-examples", str(cfg.max_examples)]
+    if cfg.kink_examples != kink:
+        cmd += ["--kink-examples", str(cfg.kink_examples)]
+    if cfg.seed is not None:
+        cmd += ["--seed", str(cfg.seed)]
+    if cfg.dtype != "float64":
+        cmd += ["--dtype", cfg.dtype]
+    if cfg.device != "cpu":
+        cmd += ["--device", cfg.device]
+    if cfg.allow_tf32:
+        cmd += ["--allow-tf32"]
+    return shlex.join(cmd)
+
+
+def add_repro(rec: Record, target: str, api: str, cfg: RunConfig) -> None:
+    """Attach ``{"command", "python"}`` (the snippet when the case is small) to a failing record."""
+    if rec.status not in ("fail", "error"):
+        return
+    rec.repro = {"command": command(rec, target, api, cfg)}
+    snippet = python_snippet(rec, target, api, device=cfg.device)
+    if snippet:
+        rec.repro["python"] = snippet
+
+
+# -- importing the candidate ------------------------------------------------------------------
+def _import_lines(target: str, names: list[str]) -> tuple[list[str], str]:
+    """Lines that import ``names`` from ``target``, and the prefix the calls take (``"Impl."``)."""
+    where, attr = split_target(target.strip())
+    wanted = [attr] if attr else names
+    prefix = f"{attr}." if attr else ""
+    if where == "reference" or not is_file_target(where):
+        return [f"from {where} import {', '.join(wanted)}"], prefix
+    path = os.path.abspath(where)
+    found = package_root(path)
+    if found is not None:
+        root, dotted = found
+        return [f"sys.path.insert(0, {root!r})  # the package root of {dotted}",
+                f"from {dotted} import {', '.join(wanted)}"], prefix
+    if os.path.isdir(path):
+        path = os.path.join(path, "__init__.py")
+    folder, stem = os.path.dirname(path), os.path.splitext(os.path.basename(path))[0]
+    lines = [f"sys.path.insert(0, {folder!r})  # so that {os.path.basename(path)} finds its own imports"]
+    if stem.isidentifier() and stem not in sys.stdlib_module_names and stem not in ("numpy", "torch", "scipy"):
+        return lines + [f"from {stem} import {', '.join(wanted)}"], prefix
+    return lines + [
+        "import importlib.util",
+        f"_spec = importlib.util.spec_from_file_location('candidate', {path!r})",
+        "candidate = importlib.util.module_from_spec(_spec)",
+        "_spec.loader.exec_module(candidate)",
+        f"{', '.join(wanted)} = {', '.join(f'candidate.{n}' for n in wanted)}" + ("," if len(wanted) == 1 else ""),
+    ], prefix
+
+
+# -- the candidate's calls ----------------------------------------------------------------------
+_CS231N = {
+    "conv2d": ("conv_forward_naive", "conv_backward_naive"),
+    "conv2d:fast": ("conv_forward_fast", "conv_backward_fast"),
+    "max_pool2d": ("max_pool_forward_naive", "max_pool_backward_naive"),
+    "max_pool2d:fast": ("max_pool_forward_fast", "max_pool_backward_fast"),
+    "relu": ("relu_forward", "relu_backward"),
+    "dense": ("affine_forward", "affine_backward"),
+    "conv2d_relu": ("conv_relu_forward", "conv_relu_backward"),
+}
+
+
+def _param_text(params: dict[str, Any]) -> dict[str, str]:
+    return {k: repr(tuple(v)) for k, v in params.items()}
+
+
+def _cs231n_calls(label: str, op: str, params: dict[str, Any], p, pre: str) -> tuple[list[str], list[str], str]:
+    """(setup lines, call lines, name of delta) for the CS231n convention."""
+    fwd, bwd = _CS231N[label]
+    args = ", ".join(p.inputs)
+    setup = []
+    if op.startswith("conv2d"):
+        setup = [f"conv_param = {{'stride': {params['stride'][0]}, 'pad': {params['padding'][0]}}}"]
+        args += ", conv_param"
+    elif op == "max_pool2d":
+        (kh, kw), (s, _) = params["kernel_size"], params["stride"]
+        setup = [f"pool_param = {{'pool_height': {kh}, 'pool_width': {kw}, 'stride': {s}}}"]
+        args = "x, pool_param"
+    grads = ", ".join(p.grads)
+    return setup, [f"out, cache = {pre}{fwd}({args})", f"{grads} = {pre}{bwd}(dout, cache)"], "dout"
+
+
+def _native_calls(op: str, params: dict[str, Any], p, pre: str) -> tuple[list[str], list[str], str]:
+    kw = "".join(f", {k}={v}" for k, v in _param_text(params).items())
+    args = ", ".join(p.inputs)
+    grads = ", ".join(p.grads)
+    return [], [f"out = {pre}{p.forward_name}({args}{kw})", f"{grads} = {pre}{p.backward_name}(delta, {args}{kw})"], \
+        "delta"
+
+
+def _torch_calls(op: str, params: dict[str, Any], p, pre: str, device: str) -> tuple[list[str], list[str], str]:
+    ptext = _param_text(params)
+    kw = ", ".join(f"{k}={v}" for k, v in ptext.items())
+    tensors = ", ".join(f"{k}_t" for k in p.inputs)
+    setup = [
+        f"params = dict({kw})" if kw else "params = {}",
+        "",
+        "",
+        "def call(fn, *tensors):",
+        "    \"\"\"Your op, called as gradcheck calls it: a function, a torch.autograd.Function or an nn.Module.\"\"\"",
+        "    if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):",
+        "        return fn.apply(*tensors, *params.values())",
+        "    if isinstance(fn, type) and issubclass(fn, torch.nn.Module):",
+        "        return fn(**params)(*tensors)",
+        "    return fn(*tensors, **params)",
+        "",
+        "",
+    ]
+    calls = [f"{k}_t = torch.tensor({k}, device={device!r}, requires_grad={('d' + k) in p.grads})" for k in p.inputs]
+    calls += [f"out_t = call({pre}{op}, {tensors})",
+              "out_t.backward(torch.tensor(delta, dtype=out_t.dtype, device=out_t.device))",
+              "out = out_t.detach().cpu().numpy()"]
+    calls += [f"{g} = {g[1:]}_t.grad.detach().cpu().numpy()" for g in p.grads]
+    return setup, calls, "delta"
+
+
+# -- the truth ---------------------------------------------------------------------------------
+def _torch_truth(op: str, params: dict[str, Any], p, api: str) -> list[str]:
+    """Lines computing ``out_true`` and ``<grad>_true`` with torch autograd in float64."""
+    pt = _param_text(params)
+    t = {k: f"t[{k!r}]" for k in p.inputs}
+    if op.startswith("conv2d"):
+        expr = f"F.conv2d({t['x']}, {t['w']}, {t['b']}, stride={pt['stride']}, padding={pt['padding']}, " \
+               f"dilation={pt['dilation']})"
+        if op != "conv2d":
+            expr = f"torch.{op.split('_')[1]}({expr})"
+    elif op in ("relu", "sigmoid", "tanh"):
+        expr = f"torch.{op}({t['x']})"
+    elif op == "max_pool2d":
+        expr = f"F.max_pool2d({t['x']}, {pt['kernel_size']}, {pt['stride']}, {pt['padding']})"
+    elif op == "avg_pool2d":
+        expr = f"F.avg_pool2d({t['x']}, {pt['kernel_size']}, {pt['stride']}, {pt['padding']}, count_include_pad=True)"
+    elif op == "l2_pool2d":
+        ph, pw = params["padding"]
+        expr = f"F.lp_pool2d(F.pad({t['x']}, ({pw}, {pw}, {ph}, {ph})), 2, {pt['kernel_size']}, {pt['stride']})"
+    elif op == "mse":
+        expr = f"0.5 * (({t['t']} - {t['y']}) ** 2).sum()"
+    elif op == "dense" and api == "cs231n":
+        expr = f"{t['x']} @ {t['w']} + {t['b']}"  # w is (F, K) in this convention
+    elif op == "dense":
+        expr = f"F.linear({t['x']}, {t['w']}, {t['b']})"
+    else:  # pragma: no cover - every protocol op is listed above
+        raise ValueError(op)
+    names = ", ".join(f"{k}={k}" for k in p.inputs)
+    grads = ", ".join(f"{g}_true" for g in p.grads)
+    sources = ", ".join(repr(g[1:]) for g in p.grads)
+    return [
+        f"t = {{k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in dict({names}).items()}}",
+        f"out_true = {expr}",
+        "out_true.backward(torch.tensor(DELTA, dtype=torch.float64))",
+        "out_true = out_true.detach().numpy()",
+        f"{grads}{',' if len(p.grads) == 1 else ''} = (t[k].grad.numpy() for k in ({sources}{',' if len(p.grads) == 1 else ''}))",
+    ]
+
+
+def _array_line(name: str, value: Any, dtype: str, comment: str = "") -> str:
+    tail = f"  # {comment}" if comment else ""
+    return f"{name} = np.array({json.dumps(value)}, dtype={dtype!r}){tail}"
+
+
+def _transpose_2d(value: Any) -> Any:
+    return [list(row) for row in zip(*value)]
+
+
+def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -> str | None:
+    """A self-contained Python program that shows ``rec``'s failure when run, or ``None``.
+
+    ``None`` when the record has no counterexample with its arrays (too large to write out) or
+    its op is not one of the protocol's.
+    """
+    ce = rec.counterexample
+    op = rec.op.split(":")[0]
+    if ce is None or not ce.inputs or op not in PROTOCOL or "delta" not in ce.inputs:
+        return None
+    p = PROTOCOL[op]
+    if any(k not in ce.inputs for k in p.inputs):
+        return None
+    if api == "cs231n" and rec.op not in _CS231N:
+        return None
+    cs_dense = api == "cs231n" and op == "dense"
+    quantity = rec.quantity
+    if api == "cs231n":
+        fns = list(_CS231N[rec.op])
+    elif api == "torch":
+        fns = [op]
+    else:
+        fns = [p.forward_name, p.backward_name]
+    imports, pre = _import_lines(target, fns)
+    if api == "cs231n":
+        setup, calls, dname = _cs231n_calls(rec.op, op, ce.params, p, pre)
+    elif api == "torch":
+        setup, calls, dname = _torch_calls(op, ce.params, p, pre, device)
+    else:
+        setup, calls, dname = _native_calls(op, ce.params, p, pre)
+
+    arrays = []
+    for k in p.inputs:
+        value = ce.inputs[k]
+        if cs_dense and k == "w":
+            value = _transpose_2d(value)
+        arrays.append(_array_line(k, value, ce.dtype, "(F, K), as affine_forward takes it" if cs_dense and k == "w" else ""))
+    arrays.append(_array_line(dname, ce.inputs["delta"], ce.dtype, f"the upstream gradient dE/d{'out' if dname == 'dout' else 'o'}"))
+
+    where = f"{rec.op} {quantity} (checked against {rec.oracle})"
+    lines = [
+        f'"""Reproduces a finding of gradcheck: {where}, on the smallest failing case.',
+        "",
+        "Run it with python: it calls your functions and prints the difference from the truth.",
+        '"""',
+        "import sys",
+        "",
+        "import numpy as np",
+        "import torch",
+        "import torch.nn.functional as F",
+        "",
+        *imports,
+        "",
+        f"# the smallest failing case ({ce.kind}, {ce.dtype})",
+        *arrays,
+        *setup,
+        "",
+    ]
+    idx = list(rec.worst.index) if rec.worst is not None else None
+    if cs_dense and quantity == "dw" and idx is not None and len(idx) == 2:
+        idx = idx[::-1]  # the candidate's own (F, K) layout
+    allowed = rec.worst.tolerance if rec.worst is not None else None
+
+    if rec.status == "error":
+        lines += ["# yours: this call is where the error came from", *calls]
+        lines += ["print('no error this time: the error may depend on a case that was not the smallest')"]
+        return "\n".join(lines) + "\n"
+    if rec.oracle == "structure":
+        body = _structure_lines(rec, calls, p, dname, api)
+        if body is None:
+            return None
+        return "\n".join(lines + body) + "\n"
+
+    forward_only = quantity == "forward"
+    lines += ["# yours", *(calls[:1] if forward_only and api != "torch" else calls), ""]
+    truth = [ln.replace("DELTA", dname) for ln in _torch_truth(op, ce.params, p, api)]
+    if rec.oracle == "subgradient":
+        lines += _subgradient_truth(rec, op, truth, quantity)
+        name_true, who = f"{quantity}_valid", "nearest valid"
+    elif rec.oracle == "fd" and quantity != "forward" and idx is not None:
+        lines += ["# the truth for this check: central differences of YOUR forward (your backward must agree with",
+                  "# your own forward), and torch autograd in float64 beside it", *truth, ""]
+        lines += _fd_lines(rec, op, quantity, p, api, idx, dname, pre)
+        name_true, who = f"{quantity}_fd", "your forward's finite differences"
+    else:
+        lines += ["# the truth: torch autograd in float64", *truth, ""]
+        name_true, who = f"{quantity}_true" if quantity != "forward" else "out_true", "torch"
+    mine = "out" if quantity == "forward" else quantity
+    lines += ["if np.shape(out) == np.shape(out_true):",
+              "    print(f\"forward: largest |difference| from torch {np.abs(np.asarray(out, float) - out_true).max():.3g}\")"]
+    if idx is None:
+        lines += [f"print(f\"{mine} has shape {{np.shape({mine})}}; the truth's is {{np.shape({name_true})}}: "
+                  f"difference {{np.inf}} (allowed 0)\")"]
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"if np.shape({mine}) != np.shape({name_true}):",
+        f"    print(f\"{mine} has shape {{np.shape({mine})}}; the truth's is {{np.shape({name_true})}}: "
+        f"difference {{np.inf}} (allowed 0)\")",
+        "else:",
+        f"    i = {tuple(idx)!r}  # the worst element gradcheck found",
+        f"    yours, truth = np.asarray({mine}, float)[i], np.asarray({name_true}, float)[i]",
+        f"    print(f\"{mine}{{list(i)}}: yours {{yours:.6g}}, {who} {{truth:.6g}}: difference {{yours - truth:.3g}} "
+        f"(allowed {allowed:.3g})\")",
+    ]
+    if name_true.endswith("_fd"):
+        lines += [f"    print(f\"torch autograd at that element: {{{quantity}_true[i]:.6g}}; largest |difference| from torch \"",
+                  f"          f\"over {mine}: {{np.abs(np.asarray({mine}, float) - {quantity}_true).max():.3g}}\")"]
+    else:
+        lines += [f"    print(f\"largest |difference| over {mine}: "
+                  f"{{np.abs(np.asarray({mine}, float) - {name_true}).max():.3g}}\")"]
+    return "\n".join(lines) + "\n"
+
+
+def _subgradient_truth(rec: Record, op: str, truth: list[str], quantity: str) -> list[str]:
+    expected = (rec.arrays or {}).get("expected")
+    valid = _array_line(f"{quantity}_valid", expected, "float64") if expected is not None else \
+        f"{quantity}_valid = {quantity}_true"
+    if op == "max_pool2d":
+        why = ["# At a tie of maxima the gradient of a window may go to any of its maximal units, in any non-negative",
+               "# split summing to the window's upstream gradient. torch's max_pool2d sends it to one maximum: one",
+               "# valid answer among many, not the only one. The valid answer nearest to yours (gradcheck computed",
+               "# it window by window) is the one to compare with:"]
+    elif op == "l2_pool2d":
+        why = ["# At an all-zero window the L2 norm has no gradient: any vector of norm at most |delta| is valid,",
+               "# torch's answer is one of them. The valid answer nearest to yours (computed by gradcheck):"]
+    else:
+        why = ["# At x = 0 the derivative of ReLU may be anything in [0, 1] (a subgradient); torch picks 0, one",
+               "# valid answer among many. The valid answer nearest to yours (computed by gradcheck):"]
+    return ["# torch autograd in float64 (one valid answer)", *truth, "", *why, valid, ""]
+
+
+def _fd_lines(rec: Record, op: str, quantity: str, p, api: str, idx, dname: str, pre: str) -> list[str]:
+    """Lines computing ``<quantity>_fd``: the candidate's forward differenced at the worst element."""
+    name = quantity[1:]
+    if api == "cs231n":
+        fwd = _CS231N[rec.op][0]
+        args = "v['x'], pool_param" if op == "max_pool2d" else ", ".join(f"v[{k!r}]" for k in p.inputs)
+        call = f"{pre}{fwd}({args}{', conv_param' if op.startswith('conv2d') else ''})[0]"
+    elif api == "torch":
+        call = f"call({pre}{op}, {', '.join(f'torch.tensor(v[{k!r}])' for k in p.inputs)}).detach().cpu().numpy()"
+    else:
+        kw = "".join(f", {k}={v}" for k, v in _param_text(rec.counterexample.params).items())
+        call = f"{pre}{p.forward_name}({', '.join(f'v[{k!r}]' for k in p.inputs)}{kw})"
+    i = tuple(idx) if idx is not None else ()
+    return [
+        "def your_forward(v):",
+        f"    return np.asarray({call}, dtype=np.float64)",
+        "",
+        "",
+        f"i = {i!r}  # the worst element gradcheck found",
+        f"h = 1e-6 * max(1.0, abs(float({name}[i])))",
+        f"plus = {{k: np.array(a, dtype=np.float64) for k, a in dict({', '.join(f'{k}={k}' for k in p.inputs)}).items()}}",
+        "minus = {k: a.copy() for k, a in plus.items()}",
+        f"plus[{name!r}][i] += h",
+        f"minus[{name!r}][i] -= h",
+        f"{quantity}_fd = np.full(np.shape({name}), np.nan)  # at the worst element only",
+        f"{quantity}_fd[i] = np.sum({dname} * (your_forward(plus) - your_forward(minus))) / (2 * h)",
+        "",
+    ]
+
+
+def _structure_lines(rec: Record, calls: list[str], p, dname: str, api: str) -> list[str] | None:
+    """The property a structural record checks, printed; ``None`` for those without a snippet."""
+    q = rec.quantity
+    inputs = list(p.inputs)
+    if q == "inputs-unmodified":
+        keep = ", ".join(f"{k}_before" for k in inputs + [dname])
+        copies = ", ".join(f"{k}.copy()" for k in inputs + [dname])
+        names = ", ".join(inputs + [dname])
+        return [
+            f"{keep} = {copies}",
+            "# yours",
+            *calls,
+            "",
+            f"for name, before, after in zip({[*inputs, dname]!r}, ({keep},), ({names},)):",
+            "    change = np.abs(np.asarray(after, float) - before).max(initial=0.0)",
+            "    print(f\"{name} changed in place by up to: difference {change:.3g} (allowed 0)\")",
+        ]
+    if q == "determinism":
+        grads = list(p.grads)
+        return [
+            "# yours, twice on the same input",
+            *calls,
+            f"first = {grads[0]}.copy()",
+            *calls,
+            f"print(f\"two calls differ in {grads[0]} by up to: difference {{np.abs({grads[0]} - first).max():.3g}} "
+            f"(allowed 0)\")",
+        ]
+    if q == "linearity" and api != "torch":
+        g = p.grads[0]
+        return [
+            "# yours, for delta and for -2 * delta: backward is linear in delta",
+            *calls,
+            f"first = np.asarray({g}, float).copy()",
+            f"{dname} = -2 * {dname}",
+            *calls,
+            f"print(f\"{g} for -2*delta against -2 * ({g} for delta): difference "
+            f"{{np.abs(np.asarray({g}, float) + 2 * first).max():.3g}} (allowed {rec.tolerance or 0:.3g})\")",
+        ]
+    return None
