@@ -189,8 +189,9 @@ def explain_one_sample(actual, expected, bound, case: Case, quantity: str) -> st
             continue
         which = "first" if k == 0 else "last"
         if quantity == "dx":
-            return (f"your dx is right for the {which} sample (n = {k}) and zero for the other {n - 1} of the "
-                    f"batch (N = {n}): the loop over the batch is missing or stops early.")
+            rest = "the other sample" if n == 2 else f"the other {n - 1} samples"
+            return (f"your dx is right for the {which} sample (n = {k}) and zero for {rest} of the batch "
+                    f"(N = {n}): the loop over the batch is missing or stops early.")
         tail = (" — a loop over n that assigns (=) where it should add (+=) keeps only the last"
                 if k == n - 1 else "")
         return (f"your {quantity} counts only the {which} sample of the batch (n = {k} of N = {n}): {quantity} "
