@@ -32,7 +32,7 @@ from .records import Record
 from .tolerances import magnitudes
 
 __all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner",
-           "as_result"]
+           "as_result", "vacuous"]
 
 Key = tuple[str, str]
 
@@ -112,8 +112,9 @@ def _structure(label: str, case: Case, name: str, problems: list[str]) -> Record
 class Runner:
     """Calls into one implementation for one op label; keeps the candidate's calls in one place."""
 
-    def __init__(self, impl: Any, label: str, spec: OpSpec):
+    def __init__(self, impl: Any, label: str, spec: OpSpec, *, deterministic: bool = False):
         self.impl, self.label, self.spec = impl, label, spec
+        self.deterministic = deterministic  # repeats must be bitwise equal, not only within rounding
 
     def forward(self, case: Case, inputs: dict[str, np.ndarray] | None = None) -> Any:
         out = self.impl.forward(self.label, inputs if inputs is not None else case.candidate_inputs(), dict(case.params))
@@ -191,6 +192,23 @@ def repeat_differs(first: Any, again: Any, *, case: Case, quantity: str, reducti
                    magnitude=magnitude, dtype=dtype)
 
 
+def _ulps(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest difference of ``a`` and ``b`` in units in the last place of ``a``'s dtype."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = np.spacing(np.maximum(np.abs(a64), np.abs(b64)).astype(a.dtype)).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.abs(a64 - b64) / np.maximum(scale, np.finfo(a.dtype).tiny)
+    return float(np.nanmax(u, initial=0.0))
+
+
+def vacuous(rec: Record, expected: np.ndarray, compare_zero: Callable[[np.ndarray], Record]) -> None:
+    """Mark a passing gradient record *vacuous* when an all-zero gradient would have passed as
+    well (every expected value within the tolerance: a dead ReLU, a zero ``delta``, a dtype
+    whose tolerance exceeds the values): such a case could not have caught a wrong gradient."""
+    if rec.status == "pass" and compare_zero(np.zeros(np.shape(expected))).status == "pass":
+        rec.vacuous = 1
+
+
 def _changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray], what: str) -> list[str]:
     return [f"{what} modified {k} in place" for k in before if not np.array_equal(before[k], after[k], equal_nan=True)]
 
@@ -264,19 +282,25 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     well_formed = {q for q, v in actual.items() if isinstance(v, np.ndarray) and v.shape == np.shape(mags[q])
                    and np.issubdtype(v.dtype, np.floating)}
 
-    # Determinism: a second call on fresh copies agrees within rounding.
+    # Determinism: a second call on fresh copies agrees within rounding (bitwise with
+    # ``deterministic``); the spread measured is reported either way.
     det = [repeat_differs(actual[q], again[q], case=case, quantity=q, reduction=K[q], magnitude=mags[q], dtype=dt)
            for q in actual]
-    det_bad = [r for r in det if r is not None and r.status == "fail"]
+    spread = {r.quantity: (r.max_abs_err or 0.0, _ulps(actual[r.quantity], again[r.quantity])) for r in det if r is not None}
+    det_bad = [r for r in det if r is not None and (r.status == "fail" or run.deterministic)]
     det_rec = Record(label, "determinism", "structure", "pass", examples=1,
-                     max_abs_err=max((r.max_abs_err or 0.0 for r in det if r is not None), default=0.0))
+                     max_abs_err=max((e for e, _ in spread.values()), default=0.0))
+    det_rec.message = ("two calls bitwise identical" if not spread else "two calls differ within rounding: " + "; ".join(
+        f"{q} by up to {e:.3g} ({u:g} ulp)" for q, (e, u) in spread.items()))
     if det_bad:
         det_rec.status = "fail"
         det_rec.counterexample = case.counterexample()
-        det_rec.message = "nondeterministic: two calls on the same input differ; " + "; ".join(
-            f"{r.quantity} by up to {r.max_abs_err:.3g}" for r in det_bad)
+        what = "not bitwise reproducible (--deterministic)" if run.deterministic and not any(
+            r.status == "fail" for r in det_bad) else "nondeterministic"
+        det_rec.message = f"{what}: two calls on the same input differ; " + "; ".join(
+            f"{r.quantity} by up to {r.max_abs_err:.3g} ({spread[r.quantity][1]:g} ulp)" for r in det_bad)
     out[("determinism", "structure")] = det_rec
-    if det_bad:
+    if any(r.status == "fail" for r in det_bad):
         return out  # the rest of a nondeterministic candidate: reported as nondeterminism only
 
     # Statelessness: backward after a forward on other inputs is backward on its own inputs.
@@ -314,6 +338,9 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
                               magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt)
             if rec.status == "fail" and rec.worst is not None and fwd is not None and q in well_formed:
                 rec.convergence = convergence(spec, case, fwd, q, tuple(rec.worst.index), rec.worst.actual)
+            vacuous(rec, e, lambda z, q=q, e=e, exp=exp: compare(
+                z, e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
+                uncertainty=exp.uncertainty.get(q), dtype=dt))
             out[(q, exp.oracle)] = rec
     return out
 

@@ -32,6 +32,8 @@ class RunConfig:
     - ``timeout``: seconds one candidate call may take.
     - ``dtype``: the dtype the candidate is given (``float64`` or ``float32``).
     - ``jobs``: ops checked at once, each in its own worker process.
+    - ``deterministic``: repeated calls must be bitwise equal (by default they may differ within
+      rounding, as kernels that sum in a varying order do; the spread is reported).
     """
 
     ops: list[str] | None = None
@@ -45,6 +47,7 @@ class RunConfig:
     allow_tf32: bool = False
     jobs: int = 1
     isolate: bool = True
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

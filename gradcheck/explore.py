@@ -64,6 +64,7 @@ def merge(old: Record | None, new: Record) -> Record:
     keep = old if order[old.status] >= order[new.status] else new
     out = Record(**{**keep.__dict__})
     out.examples = old.examples + new.examples
+    out.vacuous = old.vacuous + new.vacuous
     for f in ("max_abs_err", "max_rel_err", "tolerance"):
         vals = [v for v in (getattr(old, f), getattr(new, f)) if v is not None]
         setattr(out, f, max(vals) if vals else None)
@@ -286,10 +287,20 @@ class _Search:
             if f in required and f not in rec.excluded:
                 rec.excluded[f] = f"the candidate declined the cases that had it ({fold.declined})"
         rec.untested = [f for f in required if f not in fold.covered and f not in rec.excluded]
-        if rec.status == "pass" and rec.untested:
+        cases = f"{rec.examples} case{'s' if rec.examples != 1 else ''}"
+        if rec.status == "pass" and rec.vacuous and rec.vacuous >= rec.examples:
             rec.status = "partial"
-            rec.message = (f"passed on {rec.examples} case{'s' if rec.examples != 1 else ''}, but none of them had "
-                           f"{', '.join(rec.untested)}: not a pass")
+            rec.message = (f"vacuous: on every one of its {cases} an all-zero {key[0]} would have passed as well (every "
+                           "expected value within the tolerance), so nothing could have been caught: not a pass")
+            if rec.untested:
+                rec.message += f"; and no case had {', '.join(rec.untested)}"
+        elif rec.status == "pass" and rec.untested:
+            rec.status = "partial"
+            rec.message = f"passed on {cases}, but none of them had {', '.join(rec.untested)}: not a pass"
+        elif rec.status == "pass" and key == ("determinism", "structure"):
+            rec.message = ("two calls per case, bitwise identical on every case" if not rec.max_abs_err else
+                           f"two calls per case differ by up to {rec.max_abs_err:.3g}, within rounding "
+                           "(--deterministic demands bitwise equal repeats)")
         return rec
 
 
@@ -339,7 +350,8 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
         return [Record(label, q, o, "not-provided", message=why) for q, o in keys]
     started = time.perf_counter()
     limits = dict(impl.constraints(label))
-    search = _Search(Runner(impl, label, spec), label, cfg, coverage if coverage is not None else [])
+    search = _Search(Runner(impl, label, spec, deterministic=cfg.deterministic), label, cfg,
+                     coverage if coverage is not None else [])
     plans = [_Plan("smooth", evaluate, [k for k in keys if k[1] != "subgradient"], limits, cfg.max_examples,
                    _designed(op, "smooth", limits, cfg))]
     if spec.kinks and cfg.kink_examples:

@@ -93,6 +93,8 @@ class Record:
     - ``also``: where the same check errored on some cases and failed on others, the other
       finding (``{"status", "message", "counterexample", "worst", "arrays", "traceback"}``)
       with its own smallest case; the record's own fields hold the failure.
+    - ``vacuous``: judged cases on which an all-zero result would have passed too (nothing to
+      catch there); a pass on nothing but such cases is ``partial``.
     - ``drawn``: for a failure, the first failing case as drawn, before shrinking
       (``{"counterexample", "worst", "arrays", "message"}``): the error's pattern on a larger input.
     """
@@ -119,6 +121,7 @@ class Record:
     skipped: int = 0
     also: dict[str, Any] | None = None
     drawn: dict[str, Any] | None = None
+    vacuous: int = 0
 
     @property
     def key(self) -> str:

@@ -177,3 +177,65 @@ def test_a_fault_of_the_harness_on_some_cases_does_not_end_the_search(monkeypatc
 def test_every_check_key_has_a_record_in_order():
     recs = check_op(load(str(HERE / "native_dense_three_bugs.py"), "native"), "dense", "dense", CFG)
     assert [(r.quantity, r.oracle) for r in recs] == check_keys(SPECS["dense"])
+
+
+# --- measured nondeterminism and checks that could not have failed ----------------------------
+
+
+def test_summation_in_a_varying_order_passes_by_default_and_fails_deterministic():
+    name = "native_conv_random_order.py"
+    recs = _records(name, "native", "conv2d")
+    det = recs[("determinism", "structure")]
+    assert all(r.status == "pass" for r in recs.values()), [(k, r.message) for k, r in recs.items() if r.status != "pass"]
+    assert det.max_abs_err > 0 and "within rounding" in det.message  # the spread is measured and reported
+    strict = _records(name, "native", "conv2d", RunConfig(isolate=False, deterministic=True))
+    det = strict[("determinism", "structure")]
+    assert det.status == "fail" and "not bitwise reproducible" in det.message and "ulp" in det.message
+    assert strict[("dw", "torch")].status == "pass"  # the gradients are still judged
+    ref = {(r.quantity, r.oracle): r for r in check_op(load("reference", "native"), "conv2d", "conv2d",
+                                                      RunConfig(isolate=False, deterministic=True))}
+    assert ref[("determinism", "structure")].status == "pass"
+
+
+def _only(monkeypatch, case):
+    from hypothesis import strategies as st
+
+    import gradcheck.explore as explore
+
+    monkeypatch.setattr(explore, "_designed", lambda *a, **k: [case])
+    monkeypatch.setattr(explore, "cases", lambda *a, **k: st.just(case))
+
+
+def test_a_check_on_nothing_but_dead_relus_is_flagged_vacuous(monkeypatch):
+    import numpy as np
+
+    from gradcheck.cases import Case
+
+    x = -np.arange(1.0, 25.0).reshape(2, 2, 2, 3)
+    _only(monkeypatch, Case("relu", {"x": x}, {}, np.ones_like(x), seed=1))
+    recs = {(r.quantity, r.oracle): r for r in check_op(load("reference", "native"), "relu", "relu",
+                                                       RunConfig(isolate=False, kink_examples=0))}
+    for oracle in ("fd", "torch"):
+        r = recs[("dx", oracle)]
+        assert r.status == "partial" and r.vacuous == r.examples and "vacuous" in r.message, (oracle, r.status, r.message)
+    assert recs[("forward", "torch")].status == "pass"
+
+
+def test_a_zero_upstream_gradient_makes_every_gradient_check_vacuous(monkeypatch):
+    import numpy as np
+
+    from gradcheck.cases import Case
+
+    rng = np.random.default_rng(3)
+    inputs = {"x": rng.standard_normal((2, 2, 4, 4)), "w": rng.standard_normal((2, 2, 2, 2)), "b": rng.standard_normal(2)}
+    params = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1)}
+    _only(monkeypatch, Case("conv2d", inputs, params, np.zeros((2, 2, 3, 3)), seed=1))
+    recs = check_op(load("reference", "native"), "conv2d", "conv2d", RunConfig(isolate=False))
+    grads = [r for r in recs if r.quantity in ("dx", "dw", "db")]
+    assert grads and all(r.status == "partial" and "vacuous" in r.message for r in grads), \
+        [(r.key, r.status) for r in grads]
+
+
+def test_one_real_case_is_enough_for_a_check_not_to_be_vacuous():
+    recs = {(r.quantity, r.oracle): r for r in check_op(load("reference", "native"), "relu", "relu", CFG)}
+    assert recs[("dx", "torch")].status == "pass" and recs[("dx", "torch")].vacuous < recs[("dx", "torch")].examples
