@@ -176,7 +176,7 @@ class TorchAdapter:
     def _entry(self, obj: Any, op: str, name: str, weights: dict[str, str] | None) -> _Entry:
         import torch
 
-        where = f"{self.target}: {name}" if name != self.target else self.target
+        where = self.target if self.target in (name, f"<{name}>") else f"{self.target}: {name}"
         if isinstance(obj, type) and issubclass(obj, torch.autograd.Function):
             return _Entry("autograd", obj, name)
         layer = layer_of(obj, op, where, weights)

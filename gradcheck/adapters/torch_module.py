@@ -143,6 +143,18 @@ def _describe_parameters(module: Any) -> str:
     return ", ".join(found) if found else "no parameters"
 
 
+def _suggest(module: Any, fam: str) -> str:
+    """A weight mapping the module's parameters would fit, as a hint (or ``""``)."""
+    want = 4 if fam == "conv" else 2
+    params = dict(module.named_parameters())
+    for name, p in params.items():
+        if name.endswith("weight") and p.dim() == want:
+            bias = name[: -len("weight")] + "bias"
+            if bias in params and params[bias].dim() == 1 and params[bias].shape[0] == p.shape[0]:
+                return f"; map them with weights={{'w': {name!r}, 'b': {bias!r}}} (or {'GRADCHECK_WEIGHTS'} in the file)"
+    return ""
+
+
 def _weights(module: Any, op: str, mapping: dict[str, str] | None, where: str) -> dict[str, Any]:
     """``{"w": parameter, "b": parameter}`` of a module for ``op`` (an op with weights)."""
     import torch
@@ -162,7 +174,7 @@ def _weights(module: Any, op: str, mapping: dict[str, str] | None, where: str) -
                 hasattr(module, mapping[key]) else ""
             raise LoadError(f"{where}: {op} needs parameters {looked}; {mapping[key]} is "
                             f"{'missing' if p is None else type(p).__name__}{extra}; the module has "
-                            f"{_describe_parameters(module)}")
+                            f"{_describe_parameters(module)}{_suggest(module, fam)}")
         out[key] = p
     w, b = out["w"], out["b"]
     want = 4 if fam == "conv" else 2
