@@ -46,6 +46,13 @@ def _fail(op: str, quantity: str, oracle: str, case: Case, message: str) -> Reco
     return Record(op, quantity, oracle, "fail", examples=1, message=message, counterexample=case.counterexample())
 
 
+def _relative(err: np.ndarray, mag: np.ndarray) -> float:
+    """The largest ``|error| / magnitude`` over the elements whose terms are not all zero (where
+    they are, a relative error means nothing; the absolute figure stands for them)."""
+    some = mag > _TINY
+    return float((err[some] / mag[some]).max(initial=0.0)) if some.any() else 0.0
+
+
 def _with_patterns(message: str, patterns: list[str]) -> str:
     """``message`` followed by one ``Pattern:`` line per recognised pattern."""
     return "\n".join([message] + [f"Pattern: {p}" for p in patterns])
@@ -102,7 +109,7 @@ def compare(
         oracle,
         "fail" if bad.any() else "pass",
         max_abs_err=float(err.max(initial=0.0)),
-        max_rel_err=float((err / np.maximum(mag, _TINY)).max(initial=0.0)) if mag.size else 0.0,
+        max_rel_err=_relative(err, mag),
         tolerance=rtol,
         examples=1,
     )

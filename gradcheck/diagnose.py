@@ -298,8 +298,11 @@ def pattern_border_band(actual, expected, bad, bound, case: Case, quantity: str)
         return None
     band = int(depth[grid].max()) + 1
     inside = depth >= band
-    if int(inside.sum()) < 4 or int(grid.sum()) < 2 or grid[inside].any():
-        return None
+    if h < 2 * band + 2 or w < 2 * band + 2 or int(grid.sum()) < 3 or grid[inside].any():
+        return None  # the inside must be at least 2x2 and clean
+    sides = (grid[:band].any(), grid[h - band:].any(), grid[:, :band].any(), grid[:, w - band:].any())
+    if sum(sides) < 3:
+        return None  # one or two edges only: no band along the border
     pad = case.params.get("padding")
     pad_text = f" (the padding is {list(pad)})" if pad is not None else ""
     if np.all(actual[bad] == 0):

@@ -1,6 +1,7 @@
 """Check every numbered equation of the seed exactly as printed.
 
-Usage: ``gradcheck equations [--json PATH] [--report PATH] [--max-examples N] [--seed S]``.
+Usage: ``gradcheck equations [--json PATH] [--report PATH] [--max-examples N] [--seed S] [--quiet]``.
+Progress goes to stderr, one line per equation, as ``gradcheck check`` reports its ops.
 The main ``gradcheck`` command registers this module as its ``equations`` subcommand by
 calling :func:`add_arguments` on the subcommand's parser and :func:`run` on the parsed
 arguments. ``run`` prints the table and returns 0 whenever the ledger ran, whatever the
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="hypothesis cases per check (positive integer, default 50)")
     parser.add_argument("--seed", metavar="S", default="0",
                         help="seed of every hypothesis run (integer, default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def _int(value: Any) -> int:
@@ -75,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
             return _usage_error("HTML reports are unavailable (no "
                                 "gradcheck.report.write_ledger_html); nothing was run")
 
-    entries = run_ledger(max_examples=max_examples, seed=seed)
+    quiet = getattr(args, "quiet", False)
+    progress = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    entries = run_ledger(max_examples=max_examples, seed=seed, progress=progress)
     print(format_table(entries))
     try:
         if args.json:

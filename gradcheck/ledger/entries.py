@@ -55,7 +55,11 @@ class Alternative:
     """Another reading of the printed equation, checked and reported beside the main one.
 
     ``short`` is a few words for the one-line reason; ``case_class`` indexes the entry's
-    classes; ``oracles`` defaults to the entry's.
+    classes; ``oracles`` defaults to the entry's. ``standard``: the reading keeps the seed's
+    own operation and changes only its index convention (``*`` as scipy's ``mode='valid'``,
+    the valid part re-indexed from 0), so an equation that holds under it is right up to an
+    index shift; other readings give a symbol another meaning (``*`` as a cross-correlation,
+    Python's negative indices, a mean for a sum).
     """
 
     short: str
@@ -63,6 +67,7 @@ class Alternative:
     evaluate: Callable[[Case], np.ndarray]
     oracles: tuple[Oracle, ...] | None = None
     case_class: int = 0
+    standard: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ def _build() -> tuple[Entry, ...]:
                 "j = 0..W-k2, against scipy.signal.convolve2d(I, K, mode='valid')",
                 V.eval_eq2_valid,
                 (Oracle("scipy.signal.convolve2d",
-                        lambda c: O.convolve_valid(c["I"], c["K"])),)),)),
+                        lambda c: O.convolve_valid(c["I"], c["K"])),), standard=True),)),
         Entry(
             "eq3", 3, "convolution rewritten with K(-m,-n)", LATEX[3], T.eq3,
             lambda c: V.full_range(T.eq3, c),
@@ -223,7 +228,8 @@ def _build() -> tuple[Entry, ...]:
             alternatives=(
                 Alternative("* as convolve2d mode='valid'", "* as scipy.signal.convolve2d("
                             "rot180{w}, o, mode='valid'): the valid part, re-indexed from 0",
-                            lambda c: O.convolve_valid(T.rot180(c["w"]), c["o_prev"]) + c["b"]),
+                            lambda c: O.convolve_valid(T.rot180(c["w"]), c["o_prev"]) + c["b"],
+                            standard=True),
                 Alternative("* as the (x) of eqs. 4-5", "* as the cross-correlation (eq. 1) "
                             "that eqs. 4-5 write as *: o (x) rot180{w}",
                             V.forward(lambda w, o, b, i, j: T.otimes(o, T.rot180(w), i, j) + b)))),
@@ -292,7 +298,7 @@ def _build() -> tuple[Entry, ...]:
             alternatives=(Alternative(
                 "* as convolve2d mode='valid'", "* as scipy.signal.convolve2d(rot180{delta}, "
                 "o, mode='valid'): the valid part, re-indexed from 0",
-                V.eval_eq14_scipy_valid),)),
+                V.eval_eq14_scipy_valid, standard=True),)),
         Entry(
             "eq15", 15, "delta = dE/dx (definition)", LATEX[15], T.eq15, V.eval_eq15,
             "dE/dx^l_ij is the partial derivative of E in x^l_ij, everything downstream of x^l "
@@ -366,7 +372,8 @@ def _build() -> tuple[Entry, ...]:
                             "scipy.signal.correlate2d(delta, rot180{w}, mode='full'), delta "
                             "zero-padded", V.eval_eq22_correlate_full),
                 Alternative("* as convolve2d mode='valid'", "* as scipy.signal.convolve2d("
-                            "delta, rot180{w}, mode='valid')", V.eval_eq22_convolve_valid))),
+                            "delta, rot180{w}, mode='valid')", V.eval_eq22_convolve_valid,
+                            standard=True))),
         Entry(
             "pool-max", None, "max-pooling routing", POOLING["pool-max"], P.pool_max_routing,
             V.eval_pool(P.pool_max_routing),

@@ -9,13 +9,19 @@ the text of an entry:
 - ``holds``: it agrees on the seed's setting and on every wider class;
 - ``holds-conditionally``: it agrees on the seed's setting but not on some wider class; the
   condition is what those classes break (``non-overlapping windows (stride = N)``, ...).
+
+Beside the literal verdict, each entry's *standing* says how wrong it is, for a reader who must
+act on it (:data:`STANDINGS`): it holds; it holds under a condition; it fails as printed but holds
+under a standard reading (the seed's own operation with another index convention, such as ``*``
+as scipy's ``mode='valid'``: an index shift); it holds only if a symbol is given another meaning
+(``*`` read as a cross-correlation); or it is wrong in every reading tried.
 """
 from __future__ import annotations
 
 import contextlib
 import inspect
 import platform
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -23,10 +29,19 @@ import torch
 from .checks import TOLERANCES, ClassResult, check_class, finite_or_none
 from .entries import ENTRIES, Entry
 
-__all__ = ["VERDICTS", "check_entry", "run_ledger", "format_table", "ledger_json"]
+__all__ = ["VERDICTS", "STANDINGS", "check_entry", "run_ledger", "format_table", "ledger_json", "standing"]
 
 #: Every verdict an entry can get.
 VERDICTS = ("holds", "fails-as-printed", "holds-conditionally")
+
+#: Every standing an entry can get, with its label: how wrong the equation is.
+STANDINGS = {
+    "holds": "holds",
+    "holds-conditionally": "holds under a condition",
+    "holds-under-standard-reading": "holds under a standard reading",
+    "holds-under-other-reading": "holds only under another reading",
+    "wrong-in-every-reading": "wrong in every reading tried",
+}
 
 #: Where the equations come from (for the JSON's metadata).
 SOURCE = "seed/backpropagation-in-cnns.md (Jefkine, 2016): equations 1-22 and the pooling rules"
@@ -70,6 +85,32 @@ def _reason(entry: Entry, out: dict[str, Any], classes: list[ClassResult]) -> st
     if verdict != "holds" and failing:
         text += f"; fails too if read as: {', '.join(failing)}"
     return text
+
+
+def standing(out: dict[str, Any], standard: dict[str, bool]) -> tuple[str, str]:
+    """``(standing, note)`` of a checked entry ``out``; ``standard`` says which alternative
+    readings (by ``short``) are standard ones (see :class:`~gradcheck.ledger.entries.Alternative`)."""
+    verdict = out["verdict"]
+    if verdict == "holds":
+        return "holds", ""
+    if verdict == "holds-conditionally":
+        return "holds-conditionally", f"holds only with {out['condition']}"
+    alts = out.get("alternatives") or []
+    holding = [a for a in alts if a["verdict"] == "holds"]
+    fixed = out.get("corrected") and out["corrected"]["verdict"] == "holds"
+    tail = "; the corrected form holds" if fixed else ""
+    for a in holding:
+        if standard.get(a["short"]):
+            return "holds-under-standard-reading", (f"right up to the index convention: holds when read as "
+                                                    f"{a['reading']}{tail}")
+    if holding:
+        a = holding[0]
+        return "holds-under-other-reading", (f"wrong in the seed's own reading; holds only if read as {a['reading']}"
+                                             f"{tail}")
+    tried = len(alts)
+    others = f" and in the {tried} other reading{'s' if tried != 1 else ''} tried" if tried else \
+        " (no other reading was found to try)"
+    return "wrong-in-every-reading", f"wrong as printed{others}{tail}"
 
 
 def check_entry(entry: Entry, *, max_examples: int = 50, seed: int = 0) -> dict[str, Any]:
@@ -134,6 +175,8 @@ def check_entry(entry: Entry, *, max_examples: int = 50, seed: int = 0) -> dict[
         "alternatives": alternatives,
     }
     out["reason"] = _reason(entry, out, classes)
+    out["standing"], out["standing_note"] = standing(out, {a.short: a.standard for a in entry.alternatives})
+    out["standing_label"] = STANDINGS[out["standing"]]
     return out
 
 
@@ -150,7 +193,8 @@ def _one_torch_thread() -> Iterator[None]:
 
 
 def run_ledger(*, max_examples: int = 50, seed: int = 0,
-               ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+               ids: Iterable[str] | None = None,
+               progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Check every equation of the seed as printed; one JSON-able dict per entry.
 
     Parameters
@@ -162,6 +206,9 @@ def run_ledger(*, max_examples: int = 50, seed: int = 0,
     ids : iterable of str, optional
         Only these entries (``"eq1"`` ... ``"eq22"``, ``"pool-max"``, ``"pool-avg"``,
         ``"pool-l2"``), in the ledger's order; all by default.
+    progress : callable, optional
+        Called with one line (``"[3/25] eq3: fails-as-printed (wrong in every reading tried)"``)
+        after each entry is checked.
 
     Returns
     -------
@@ -171,7 +218,8 @@ def run_ledger(*, max_examples: int = 50, seed: int = 0,
         ``verdict`` (one of :data:`VERDICTS`), ``condition``, ``reason``, ``max_abs_err``,
         ``examples``, ``counterexample`` (None or small arrays as nested lists with their
         shapes), ``corrected`` (None or ``latex``, ``transcription``, ``verdict``,
-        ``max_abs_err``, ``examples``), ``classes`` and ``alternatives``.
+        ``max_abs_err``, ``examples``), ``classes``, ``alternatives``, and ``standing`` (one of
+        :data:`STANDINGS`), ``standing_label`` and ``standing_note`` (what the standing rests on).
     """
     if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
         raise ValueError(f"max_examples must be a positive int, got {max_examples!r}")
@@ -184,18 +232,31 @@ def run_ledger(*, max_examples: int = 50, seed: int = 0,
         if unknown:
             raise ValueError(f"unknown ledger entries: {', '.join(sorted(unknown))}")
         entries = tuple(e for e in ENTRIES if e.id in wanted)
+    out = []
     with _one_torch_thread():
-        return [check_entry(e, max_examples=max_examples, seed=seed) for e in entries]
+        for k, e in enumerate(entries, 1):
+            out.append(check_entry(e, max_examples=max_examples, seed=seed))
+            if progress:
+                verdict, label = out[-1]["verdict"], out[-1]["standing_label"]
+                progress(f"[{k}/{len(entries)}] {e.id}: {verdict}" + (f" ({label})" if label != verdict else ""))
+    return out
 
 
 def format_table(entries: list[dict[str, Any]]) -> str:
-    """A plain-text table: equation, verdict, one-line reason; one row per entry."""
-    rows = [("equation", "verdict", "reason")]
-    rows += [(e["id"], e["verdict"], e["reason"]) for e in entries]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    lines = [f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows]
-    lines.insert(1, f"{'-' * w0}  {'-' * w1}  {'-' * 6}")
+    """A plain-text table: equation, verdict, standing (how wrong), one-line reason; a row per entry.
+
+    Entries checked by an older version (no ``standing``) show their verdict in its place.
+    """
+    rows = [("equation", "verdict", "at a glance", "reason")]
+    rows += [(e["id"], e["verdict"], e.get("standing_label") or e["verdict"], e["reason"]) for e in entries]
+    w = [max(len(r[k]) for r in rows) for k in range(3)]
+    lines = [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d}" for a, b, c, d in rows]
+    lines.insert(1, f"{'-' * w[0]}  {'-' * w[1]}  {'-' * w[2]}  {'-' * 6}")
+    counts: dict[str, int] = {}
+    for e in entries:
+        label = e.get("standing_label") or e["verdict"]
+        counts[label] = counts.get(label, 0) + 1
+    lines += ["", "; ".join(f"{label}: {n}" for label, n in counts.items())]
     return "\n".join(lines)
 
 
@@ -208,6 +269,7 @@ def ledger_json(entries: list[dict[str, Any]], *, seed: int | None = None,
     import torch
 
     counts = {v: sum(e["verdict"] == v for e in entries) for v in VERDICTS}
+    standings = {v: sum(e.get("standing") == v for e in entries) for v in STANDINGS}
     return {
         "schema": "gradcheck-ledger/1",
         "source": SOURCE,
@@ -215,6 +277,7 @@ def ledger_json(entries: list[dict[str, Any]], *, seed: int | None = None,
         "max_examples": max_examples,
         "tolerances": dict(TOLERANCES),
         "counts": counts,
+        "standings": standings,
         "versions": {"python": platform.python_version(), "numpy": numpy.__version__,
                      "scipy": scipy.__version__, "torch": torch.__version__,
                      "hypothesis": hypothesis.__version__},

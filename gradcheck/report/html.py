@@ -24,13 +24,15 @@ from markupsafe import Markup
 from gradcheck.protocol import OP_NAMES
 from gradcheck.records import STATUSES, Record, RunResult, write_text_atomic
 from gradcheck.report.latex import latex_to_html
-from gradcheck.report.marks import MARKS, ORACLE_ORDER, QUANTITY_ORDER
+from gradcheck.adapters.loader import describe_import
+from gradcheck.report.marks import MARKS, ORACLE_ORDER, QUANTITY_ORDER, STATUS_WORDS, verdict_of
 from gradcheck.report.svg import (
     HeatmapSet,
     colorbar_svg,
     convergence_svg,
     error_heatmaps,
     fit_slope,
+    scale_decades,
     to_nchw,
 )
 
@@ -43,6 +45,10 @@ SYMBOLS = MARKS
 VERSION_ORDER = ("harness", "numpy", "torch", "scipy", "hypothesis", "python")
 VERDICT_CLASS = {"holds": "holds", "fails-as-printed": "fails",
                  "holds-conditionally": "conditional"}
+#: The ledger's standing of an equation (how wrong it is) -> badge class.
+STANDING_CLASS = {"holds": "holds", "holds-conditionally": "conditional",
+                  "holds-under-standard-reading": "reading", "holds-under-other-reading": "reread",
+                  "wrong-in-every-reading": "fails"}
 #: Arrays are shown as tables when every channel is at most this many rows and columns ...
 TABLE_MAX_SIDE = 12
 #: ... and there are at most this many (n, c) channels.
@@ -140,6 +146,18 @@ class ValueView:
 
 
 @dataclass
+class Finding:
+    """A second finding of a record: the case as first drawn, or the other status (``also``)."""
+
+    status: str = ""
+    message: str = ""
+    counterexample: Any = None
+    worst: Any = None
+    heatmaps: HeatmapSet | None = None
+    traceback: str | None = None
+
+
+@dataclass
 class RecordView:
     """A record with its anchor and, for failures and errors, its pictures and tables."""
 
@@ -152,6 +170,16 @@ class RecordView:
     convergence: Markup | None = None
     slope: float | None = None
     inputs: ValueView | None = None
+    drawn: Finding | None = None
+    also: Finding | None = None
+    colorbar: Markup | None = None
+    message_lines: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def cases(self) -> str:
+        """``"19 cases"``: how many cases the record's figures are taken over."""
+        n = self.record.examples
+        return f"{n} case{'' if n == 1 else 's'}"
 
 
 @dataclass
@@ -228,14 +256,62 @@ def _clip(text: str, limit: int = 1500) -> str:
     return text[:limit] + f" … ({len(text) - limit} more characters)"
 
 
+def _largest(error: Any) -> float | None:
+    a = to_nchw(error)
+    if a is None or a.size == 0:
+        return None
+    if np.isinf(a).any():
+        return math.inf
+    finite = a[np.isfinite(a)]
+    return float(finite.max()) if finite.size else None
+
+
+def _worst_index(worst: Any) -> list[int] | None:
+    index = getattr(worst, "index", None)
+    if index is None and isinstance(worst, dict):
+        index = worst.get("index")
+    return list(index) if index is not None else None
+
+
+def _message_lines(message: str) -> list[tuple[str, str]]:
+    """The message as ``(kind, text)`` lines: ``figures`` first, then ``pattern`` / ``rule`` lines."""
+    out = []
+    for k, line in enumerate((message or "").split("\n")):
+        if not line.strip():
+            continue
+        kind = "figures" if k == 0 else "pattern" if line.startswith("Pattern: ") else "rule"
+        out.append((kind, line))
+    return out
+
+
+def _finding(d: dict[str, Any] | None, high: float | None) -> Finding | None:
+    if not d:
+        return None
+    error = (d.get("arrays") or {}).get("error")
+    maps = error_heatmaps(error, worst_index=_worst_index(d.get("worst")), high_decades=high,
+                          target_px=200) if error is not None else None
+    return Finding(status=str(d.get("status") or ""), message=str(d.get("message") or ""),
+                   counterexample=d.get("counterexample"), worst=d.get("worst"), heatmaps=maps,
+                   traceback=d.get("traceback"))
+
+
 def _record_view(rec: Record, anchor: str) -> RecordView:
-    view = RecordView(record=rec, anchor=anchor, symbol=SYMBOLS.get(rec.status, "?"))
-    if rec.status in ("pass", "not-provided"):
+    view = RecordView(record=rec, anchor=anchor, symbol=SYMBOLS.get(rec.status, "?"),
+                      message_lines=_message_lines(rec.message))
+    if rec.status in ("pass", "not-provided", "partial"):
         return view
     arrays = rec.arrays or {}
     worst_index = list(rec.worst.index) if rec.worst is not None else None
+    # one colour scale for the smallest case and the case as drawn, reaching the largest error shown
+    largest = [m for m in (_largest(arrays.get("error")), _largest(((rec.drawn or {}).get("arrays") or {}).get("error")))
+               if m is not None]
+    high = scale_decades(max(largest)) if largest else None
     if arrays.get("error") is not None:
-        view.heatmaps = error_heatmaps(arrays["error"], worst_index=worst_index)
+        view.heatmaps = error_heatmaps(arrays["error"], worst_index=worst_index, high_decades=high)
+    view.drawn = _finding(rec.drawn, high)
+    view.also = _finding(rec.also, None)
+    if view.heatmaps is not None and view.heatmaps.maps or view.drawn is not None and view.drawn.heatmaps:
+        view.colorbar = colorbar_svg(high_decades=high if high is not None else 3)
     expected, actual = to_nchw(arrays.get("expected")), to_nchw(arrays.get("actual"))
     if expected is not None and actual is not None:
         if expected.shape != actual.shape:
@@ -300,8 +376,11 @@ def _build_views(run: RunResult) -> tuple[list[RecordView], dict[str, Any]]:
                 worst = min(found, key=lambda v: rank.get(v.record.status, len(rank)))
                 r = worst.record
                 extra = f", {len(found)} records" if len(found) > 1 else ""
-                figure = (f"; max abs err {fmt_num(r.max_abs_err)}"
-                          if r.max_abs_err is not None else "")
+                figure = f"; {r.examples} case{'' if r.examples == 1 else 's'}"
+                if r.max_abs_err is not None:
+                    figure += f", largest |error| {fmt_num(r.max_abs_err)} over them"
+                if r.untested:
+                    figure += f"; never reached: {', '.join(r.untested)}"
                 cells.append(Cell(status=r.status, href="#" + worst.anchor,
                                   symbol=SYMBOLS.get(r.status, "?"),
                                   title=f"{op} · {g['quantity']} · {o}: {r.status}"
@@ -337,6 +416,10 @@ def _ledger_view(entries: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
             "checked_against": [show(c) for c in (e.get("checked_against") or [])],
             "verdict": verdict,
             "verdict_class": VERDICT_CLASS.get(verdict, "unknown"),
+            "standing": str(e.get("standing") or ""),
+            "standing_label": str(e.get("standing_label") or ""),
+            "standing_note": str(e.get("standing_note") or ""),
+            "standing_class": STANDING_CLASS.get(str(e.get("standing") or ""), VERDICT_CLASS.get(verdict, "unknown")),
             "condition": e.get("condition") or "",
             "reason": e.get("reason") or "",
             "max_abs_err": e.get("max_abs_err"),
@@ -385,9 +468,8 @@ def environment() -> jinja2.Environment:
 
 
 def _verdict(run: RunResult) -> tuple[str, str]:
-    if not run.complete:
-        return "INCOMPLETE", "incomplete"
-    return ("PASSED", "passed") if run.passed else ("FAILED", "failed")
+    verdict = verdict_of(run)
+    return verdict, verdict.lower()
 
 
 def render_html(run: RunResult) -> str:
@@ -417,12 +499,14 @@ def render_html(run: RunResult) -> str:
         counts=run.counts(),
         statuses=STATUSES,
         symbols=SYMBOLS,
+        status_words=STATUS_WORDS,
+        imported=describe_import(run.target),
         versions=[(k, run.versions[k]) for k in versions],
         matrix=matrix,
-        failures=[v for v in views if v.record.status not in ("pass", "not-provided")],
+        failures=[v for v in views if v.record.status in ("fail", "error")],
+        partials=[v for v in views if v.record.status == "partial"],
         passes=[v for v in views if v.record.status == "pass"],
         missing=[v for v in views if v.record.status == "not-provided"],
-        colorbar=colorbar_svg(),
         ledger=ledger,
         ledger_counts=_ledger_counts(ledger or []),
         coverage=_coverage_view(run.coverage or {}),

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from gradcheck.records import STATUSES
+from gradcheck.records import STATUSES, RunResult
 
 __all__ = ["MARKS", "QUANTITY_ORDER", "ORACLE_ORDER", "ORACLE_SHORT", "ORACLE_NAMES", "mark", "ordered",
-           "oracle_rank", "STATUS_WORDS"]
+           "oracle_rank", "STATUS_WORDS", "verdict_of"]
 
 #: One symbol per status (``partial``: passed on every case judged, but features untested).
 MARKS: dict[str, str] = {"pass": "✓", "fail": "✗", "error": "!", "partial": "◐", "not-provided": "–"}
@@ -59,3 +59,14 @@ def ordered(seen: Iterable[str], preferred: tuple[str, ...]) -> list[str]:
     """The distinct values of ``seen``: those of ``preferred`` in its order, then the rest as seen."""
     seen = list(dict.fromkeys(seen))
     return [p for p in preferred if p in seen] + [s for s in seen if s not in preferred]
+
+
+def verdict_of(run: RunResult) -> str:
+    """``INCOMPLETE``, ``PASSED``, ``FAILED`` or ``PARTIAL`` (nothing failed, but not all was tested)."""
+    if not run.complete:
+        return "INCOMPLETE"
+    if run.passed:
+        return "PASSED"
+    if any(r.status in ("fail", "error") for r in run.records):
+        return "FAILED"
+    return "PARTIAL"

@@ -5,9 +5,9 @@ numbers and escaped text only, so the pictures can be dropped into an autoescape
 No ids are used, so any number of pictures can share one page.
 
 The heatmap colour scale is logarithmic in the error ratio ``e = |actual - expected| /
-tolerance``: elements within tolerance (``e <= 1``) run from near-white to blue, elements
-beyond it (``e > 1``) from orange to dark vermillion and get a black outline; NaN is
-reddish purple. Blue against orange stays distinguishable under the common colour-vision
+tolerance``: elements within tolerance (``e <= 1``) run from near-white to blue (``1e-3`` to
+``1``), elements beyond it (``e > 1``) from orange to dark vermillion up to the largest error
+shown (at least ``1e3``; :func:`scale_decades`) and get a black outline; NaN is reddish purple. Blue against orange stays distinguishable under the common colour-vision
 deficiencies (Okabe & Ito's palette).
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "to_nchw",
     "error_heatmaps",
     "colorbar_svg",
+    "scale_decades",
     "fit_slope",
     "fit_range",
     "convergence_svg",
@@ -57,6 +58,7 @@ class HeatmapSet:
     maps: list[Heatmap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     shape: tuple[int, ...] = ()
+    high_decades: float = _DECADES
 
     @property
     def max_ratio(self) -> float | None:
@@ -89,14 +91,26 @@ def to_nchw(nested: Any) -> np.ndarray | None:
     return a.reshape((1,) * (4 - a.ndim) + a.shape)
 
 
-def _colours(ratio: np.ndarray) -> np.ndarray:
-    """Hex colours (array of str) for error ratios of any shape."""
+def scale_decades(max_ratio: float | None) -> int:
+    """Decades above 1 the colour scale spans so that it reaches ``max_ratio`` (at least 3).
+
+    An infinite or NaN largest ratio (a non-finite value) keeps the scale at the largest finite
+    decade the error arrays can hold (300).
+    """
+    if max_ratio is None or not math.isfinite(max_ratio) or max_ratio <= 1:
+        return int(_DECADES) if max_ratio is None or not math.isinf(max_ratio) else 300
+    return int(min(300, max(_DECADES, math.ceil(math.log10(max_ratio) - 1e-12))))
+
+
+def _colours(ratio: np.ndarray, high_decades: float = _DECADES) -> np.ndarray:
+    """Hex colours (array of str) for error ratios of any shape; the high half of the scale runs
+    from 1 to ``10**high_decades``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         level = np.log10(np.where(ratio > 0, ratio, 1e-300))
-    level = np.clip(np.nan_to_num(level, nan=0.0, posinf=_DECADES, neginf=-_DECADES),
-                    -_DECADES, _DECADES)
+    level = np.clip(np.nan_to_num(level, nan=0.0, posinf=high_decades, neginf=-_DECADES),
+                    -_DECADES, high_decades)
     low = (level + _DECADES) / _DECADES  # 0..1 over e in [1e-3, 1]
-    high = level / _DECADES  # 0..1 over e in [1, 1e3]
+    high = level / high_decades  # 0..1 over e in [1, 10**high_decades]
     rgb = np.where(
         (ratio > 1)[..., None],
         _HIGH[0] + (_HIGH[1] - _HIGH[0]) * high[..., None],
@@ -118,10 +132,10 @@ def _block_max(grid: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _grid_svg(grid: np.ndarray, *, cell: int, mark: tuple[int, int] | None,
-              index_prefix: str, factor: int) -> Markup:
+              index_prefix: str, factor: int, high_decades: float = _DECADES) -> Markup:
     """One channel's grid of coloured cells; cells with ratio > 1 are outlined."""
     h, w = grid.shape
-    colours = _colours(grid)
+    colours = _colours(grid, high_decades)
     rows, cols = np.indices((h, w))
     bad = (grid > 1) | np.isnan(grid)
     parts = [f'<svg class="heatmap" role="img" '
@@ -151,7 +165,7 @@ def _grid_svg(grid: np.ndarray, *, cell: int, mark: tuple[int, int] | None,
 
 def error_heatmaps(error: Any, *, worst_index: list[int] | None = None,
                    max_channels: int = 16, max_side: int = 48,
-                   target_px: int = 168) -> HeatmapSet:
+                   target_px: int = 168, high_decades: float | None = None) -> HeatmapSet:
     """One small SVG grid per ``(n, c)`` channel of a per-element error array.
 
     Parameters
@@ -166,6 +180,10 @@ def error_heatmaps(error: Any, *, worst_index: list[int] | None = None,
         Channels larger than this (in H or W) are shown as the max over square blocks.
     target_px : int
         Approximate width/height of one channel's picture; cells are 4 to 18 px.
+    high_decades : float, optional
+        Decades above 1 the colour scale spans (see :func:`scale_decades`); by default the
+        scale reaches this array's own largest error. Pictures meant to be read together
+        (the smallest case and the case as drawn) take the same value.
 
     Returns
     -------
@@ -204,6 +222,12 @@ def error_heatmaps(error: Any, *, worst_index: list[int] | None = None,
         out.notes.append(f"Each {h}×{w} channel is shown as the maximum over "
                          f"{factor}×{factor} blocks.")
     gh, gw = -(-h // factor), -(-w // factor)
+    if high_decades is None:
+        finite = a[np.isfinite(a)]
+        high_decades = scale_decades(float(finite.max()) if finite.size else None)
+        if np.isinf(a).any():
+            high_decades = scale_decades(math.inf)
+    out.high_decades = high_decades
     if len(order) > 3:  # many channels: smaller pictures so they fit side by side
         target_px = target_px * 3 // 4 if len(order) <= 8 else target_px * 9 // 16
     cell = int(min(26, max(4, target_px // max(gh, gw))))
@@ -213,32 +237,41 @@ def error_heatmaps(error: Any, *, worst_index: list[int] | None = None,
         mark = None
         if mark_at is not None and mark_at[:2] == (i, j):
             mark = (mark_at[2] // factor, mark_at[3] // factor)
-        svg = _grid_svg(grid, cell=cell, mark=mark, index_prefix=f"{i}, {j}", factor=factor)
+        svg = _grid_svg(grid, cell=cell, mark=mark, index_prefix=f"{i}, {j}", factor=factor,
+                        high_decades=high_decades)
         out.maps.append(Heatmap(label=f"n={i} c={j}", svg=svg,
                                 max_ratio=float(channel_max[k]),
                                 has_nan=bool(channel_nan[k])))
     return out
 
 
-def colorbar_svg(width: int = 240) -> Markup:
-    """The heatmap colour scale, 1e-3 to 1e3 of the tolerance, with the threshold at 1."""
+def colorbar_svg(width: int = 240, high_decades: float = _DECADES) -> Markup:
+    """The heatmap colour scale, from 1e-3 of the tolerance to ``10**high_decades`` of it, with
+    the threshold at 1 (the middle)."""
+    high = max(float(high_decades), 1.0)
     steps = 24
-    levels = np.linspace(-_DECADES, _DECADES, steps)
+    half = steps // 2
+    levels = np.concatenate([np.linspace(-_DECADES, 0, half, endpoint=False), np.linspace(0, high, half)])
     ratios = 10.0 ** levels
-    ratios[steps // 2:] = np.maximum(ratios[steps // 2:], 1.0 + 1e-9)
-    colours = _colours(ratios)
+    ratios[half:] = np.maximum(ratios[half:], 1.0 + 1e-9)
+    colours = _colours(ratios, high)
     step_w = width / steps
     parts = [f'<svg class="colorbar" role="img" '
-             f'width="{width + 20}" height="34" viewBox="-10 0 {width + 20} 34" {_FONT} '
-             f'font-size="10">']
+             f'width="{width + 24}" height="34" viewBox="-12 0 {width + 24} 34" {_FONT} '
+             f'font-size="10"><title>error / tolerance, 10⁻³ to {escape(_decade(int(round(high))))}</title>']
     for k, colour in enumerate(colours):
         parts.append(f'<rect x="{k * step_w:.2f}" y="0" width="{step_w + 0.3:.2f}" '
                      f'height="12" fill="{colour}"/>')
-    for label, frac in (("10⁻³", 0.0), ("10⁻²", 1 / 6), ("10⁻¹", 2 / 6), ("1", 0.5),
-                        ("10", 4 / 6), ("10²", 5 / 6), ("10³", 1.0)):
+    ticks = [(-3, 0.0), (-2, 1 / 6), (-1, 2 / 6), (0, 0.5)]
+    n_high = 3 if high <= 3 else 4
+    for k in range(1, n_high + 1):
+        decade = int(round(high * k / n_high))
+        if decade > ticks[-1][0]:
+            ticks.append((decade, 0.5 + 0.5 * decade / high))
+    for decade, frac in ticks:
         x = frac * width
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="12" y2="16" stroke="#555"/>'
-                     f'<text x="{x:.1f}" y="27" text-anchor="middle" fill="#444">{label}</text>')
+                     f'<text x="{x:.1f}" y="27" text-anchor="middle" fill="#444">{_decade(decade)}</text>')
     parts.append(f'<line x1="{width / 2:.1f}" x2="{width / 2:.1f}" y1="-1" y2="14" '
                  f'stroke="#000" stroke-width="1.5"/></svg>')
     return Markup("".join(parts))

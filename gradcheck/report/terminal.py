@@ -25,7 +25,7 @@ import numpy as np
 from gradcheck.adapters.loader import describe_import
 from gradcheck.records import STATUSES, Counterexample, Record, RunResult
 from gradcheck.report.html import fmt_duration
-from gradcheck.report.marks import ORACLE_ORDER, ORACLE_SHORT, mark, oracle_rank, ordered, QUANTITY_ORDER
+from gradcheck.report.marks import ORACLE_ORDER, ORACLE_SHORT, QUANTITY_ORDER, mark, oracle_rank, ordered, verdict_of
 
 __all__ = ["format_summary", "WIDTH", "verdict_of"]
 
@@ -41,17 +41,6 @@ _PREFERRED = ("torch", "scipy", "fd", "subgradient", "structure")
 #: Inputs are printed in a failure block when they hold at most this many elements in all.
 TINY = 24
 _LETTERS = {"fd": "f", "torch": "t", "scipy": "s", "subgradient": "k"}
-
-
-def verdict_of(run: RunResult) -> str:
-    """``INCOMPLETE``, ``PASSED``, ``FAILED`` or ``PARTIAL`` (nothing failed, but not all was tested)."""
-    if not run.complete:
-        return "INCOMPLETE"
-    if run.passed:
-        return "PASSED"
-    if any(r.status in ("fail", "error") for r in run.records):
-        return "FAILED"
-    return "PARTIAL"
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -354,7 +343,7 @@ def _ledger(entries: list[dict[str, Any]]) -> list[str]:
     for e in entries:
         label = e.get("standing_label") or e.get("verdict") or "?"
         groups.setdefault(str(label), []).append(str(e.get("id", "?")))
-    parts = [f"{len(ids)} {label}" + (f" ({', '.join(ids)})" if label != "holds" else "")
+    parts = [f"{label}: {len(ids)}" + (f" ({', '.join(ids)})" if label != "holds" else "")
              for label, ids in groups.items()]
     return _wrap("equations of the seed: " + "; ".join(parts), "", "    ")
 
