@@ -9,6 +9,17 @@ Rows (``--only`` takes these names, or the groups ``gradients``, ``kernels``, ``
   catch it and the harness must name the element.
 - ``directional``: the directional screen against ``gradcheck(..., fast_mode=True)``. Target:
   no slower.
+- ``elementwise-133k``, ``elementwise-438k``: the element-wise check of conv2d at x
+  (8,16,32,32) w (16,16,3,3) and x (8,64,28,28) w (64,64,3,3) against its own floor, two
+  forward evaluations a colour (each forward timed alongside); the note gives the forward
+  evaluations per colour and the time of one. Target: within 1.3x of the floor.
+- ``localise``: one wrong ``dx`` element planted in a ResNet-sized conv (x (8,64,56,56),
+  w (64,64,3,3)): the harness's large-case check (directional screen, then group testing)
+  against ``gradcheck(..., fast_mode=True)``, which can only say False; the slow mode's cost
+  extrapolated from a timed fraction. Target: located in at most 100 forward evaluations and
+  under 20 s.
+- ``localise-correct``: the same layer, correct: the screen passes, and the group-testing
+  search, forced to run with both halves tested at every level, raises no alarm.
 - ``conv2d``, ``max_pool2d-k2s2`` ... ``l2_pool2d-k3s2``: the reference's forward + backward
   against torch's on the CPU in float64 (x (32,64,32,32)), with peak memory. Target: within
   1.5x of torch.
@@ -34,15 +45,14 @@ from ..argtypes import comma_list, positive_int
 
 __all__ = ["add_arguments", "run", "ROW_NAMES", "GROUPS"]
 
-ROW_NAMES: tuple[str, ...] = (
-    "elementwise", "planted", "directional", "conv2d",
-    "max_pool2d-k2s2", "max_pool2d-k3s2", "avg_pool2d-k2s2", "avg_pool2d-k3s2", "l2_pool2d-k2s2", "l2_pool2d-k3s2",
-    "check",
-)
+_GRADIENT_ROWS = ("elementwise", "planted", "directional", "elementwise-133k", "elementwise-438k", "localise",
+                  "localise-correct")
+_POOL_ROWS = ("max_pool2d-k2s2", "max_pool2d-k3s2", "avg_pool2d-k2s2", "avg_pool2d-k3s2", "l2_pool2d-k2s2", "l2_pool2d-k3s2")
+ROW_NAMES: tuple[str, ...] = (*_GRADIENT_ROWS, "conv2d", *_POOL_ROWS, "check")
 GROUPS: dict[str, tuple[str, ...]] = {
-    "gradients": ("elementwise", "planted", "directional"),
-    "kernels": ROW_NAMES[3:10],
-    "pools": ROW_NAMES[4:10],
+    "gradients": _GRADIENT_ROWS,
+    "kernels": ("conv2d", *_POOL_ROWS),
+    "pools": _POOL_ROWS,
 }
 
 
@@ -83,9 +93,10 @@ def _machine() -> dict[str, Any]:
 def _anchor(name: str) -> str:
     """The anchor a row is measured against."""
     from .kernels import KERNELS
-    from .rows import FAST, SLOW
+    from .rows import FAST, FLOOR, SLOW
 
-    fixed = {"elementwise": SLOW, "planted": SLOW, "directional": FAST, "check": "none"}
+    fixed = {"elementwise": SLOW, "planted": SLOW, "directional": FAST, "elementwise-133k": FLOOR, "elementwise-438k": FLOOR,
+             "localise": FAST, "localise-correct": FAST, "check": "none"}
     return fixed.get(name) or next(k.anchor for k in KERNELS if k.name == name)
 
 
@@ -94,9 +105,12 @@ def _one(name: str, settings: Any, ref: Any, ref_error: str | None):
     from .kernels import KERNELS
     from .timing import Row
 
-    gradient_rows = {"elementwise": R.elementwise_row, "planted": R.planted_row, "directional": R.directional_row}
+    gradient_rows = {"elementwise": R.elementwise_row, "planted": R.planted_row, "directional": R.directional_row,
+                     "localise": R.localise_row, "localise-correct": R.localise_correct_row}
     if name in gradient_rows:
         return gradient_rows[name](settings)
+    if name in settings.floor_shapes:
+        return R.floor_row(settings, name)
     if ref is None:
         case = "gradcheck check reference" if name == "check" else f"reference {name} forward+backward"
         return Row(name, case, _anchor(name), skipped=True, note=f"skipped: the reference is not importable yet ({ref_error})")

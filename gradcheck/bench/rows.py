@@ -8,20 +8,29 @@ from __future__ import annotations
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
+from ..battery import Runner
+from ..ops import SPECS
+from ..oracles import localise as LZ
 from . import gradients as G
 from . import kernels as K
 from .timing import Row, peak_rss_mb, side_by_side, timed, traced_peak_mb
 
-__all__ = ["Settings", "elementwise_row", "planted_row", "directional_row", "kernel_row", "check_row", "SLOW", "FAST"]
+__all__ = ["Settings", "elementwise_row", "planted_row", "directional_row", "floor_row", "localise_row",
+           "localise_correct_row", "kernel_row", "check_row", "SLOW", "FAST", "FLOOR"]
 
 SLOW = "torch.autograd.gradcheck slow"
 FAST = "torch.autograd.gradcheck fast"
+FLOOR = "colouring floor (2 forwards a colour)"
 
 
 
@@ -42,6 +51,18 @@ class Settings:
     def grad_shapes(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
         """(x, w) shapes of the gradient-check rows."""
         return ((2, 2, 5, 5), (3, 2, 3, 3)) if self.quick else ((4, 8, 16, 16), (8, 8, 3, 3))
+
+    @property
+    def floor_shapes(self) -> dict[str, tuple[tuple[int, int, int, int], tuple[int, int, int, int]]]:
+        """(x, w) shapes of the element-wise rows measured against the colouring floor."""
+        if self.quick:
+            return {"elementwise-133k": ((2, 4, 8, 8), (4, 4, 3, 3)), "elementwise-438k": ((2, 4, 10, 10), (4, 4, 3, 3))}
+        return {"elementwise-133k": ((8, 16, 32, 32), (16, 16, 3, 3)), "elementwise-438k": ((8, 64, 28, 28), (64, 64, 3, 3))}
+
+    @property
+    def layer_shapes(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+        """(x, w) shapes of the localisation rows: a ResNet-sized layer."""
+        return ((2, 4, 12, 12), (4, 4, 3, 3)) if self.quick else ((8, 64, 56, 56), (64, 64, 3, 3))
 
     @property
     def kernel_shapes(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
@@ -72,17 +93,31 @@ def _number(warm_s: float, min_sample_s: float) -> int:
 
 
 class _Counted:
-    """An adapter that counts the forward calls made through it."""
+    """An adapter that counts the forward calls made through it, the forward evaluations they
+    amount to (a call on a batch stacked ``m`` times counts ``m``), and how long each took."""
 
-    def __init__(self, impl: Any):
-        self.impl, self.forwards = impl, 0
+    def __init__(self, impl: Any, batch: int | None = None):
+        self.impl, self.batch = impl, batch
+        self.reset()
+
+    def reset(self) -> None:
+        self.forwards, self.evaluations, self.durations = 0, 0.0, []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.impl, name)
 
-    def forward(self, *args: Any, **kw: Any) -> Any:
+    def forward(self, op: str, inputs: dict, params: dict) -> Any:
         self.forwards += 1
-        return self.impl.forward(*args, **kw)
+        n = next(iter(inputs.values())).shape[0] if inputs else 1
+        self.evaluations += n / self.batch if self.batch else 1
+        t0 = time.perf_counter()
+        out = self.impl.forward(op, inputs, params)
+        self.durations.append(time.perf_counter() - t0)
+        return out
+
+    def per_evaluation(self) -> float:
+        """Median seconds of one forward evaluation (a stacked call's time shared by its copies)."""
+        return statistics.median(self.durations) * self.forwards / max(self.evaluations, 1e-300) if self.durations else 0.0
 
 
 def _verdicts(recs: dict) -> str:
@@ -90,25 +125,88 @@ def _verdicts(recs: dict) -> str:
                      for q, r in recs.items())
 
 
+def _floor_note(report: dict, counted: _Counted, t_fwd: float, ours_s: float | None) -> tuple[str, dict[str, Any]]:
+    colours = sum(r["colours"] for r in report.values())
+    refined = sum(r["refined"] for r in report.values())
+    per = counted.evaluations / colours
+    ratio = ours_s / (2 * colours * t_fwd) if ours_s and t_fwd else None
+    per_input = ", ".join(f"{q} {r['colours']}" for q, r in report.items())
+    text = (f"{colours} colours ({per_input}), step halving in {refined}; {counted.forwards} forward calls = "
+            f"{counted.evaluations:.0f} evaluations, {per:.2f} a colour; one forward evaluation {t_fwd * 1e3:.2f} ms "
+            f"(median of the calls made during the timed runs), so ours takes {ours_s / t_fwd:.0f} evaluations' time, "
+            f"{ratio:.2f}x the floor of {2 * colours}" if ratio else "")
+    return text, {"colours": colours, "refined_colours": refined, "forward_calls": counted.forwards,
+                  "forward_evaluations": counted.evaluations, "evaluations_per_colour": per, "forward_s": t_fwd,
+                  "floor_ratio": ratio}
+
+
+def _timed_counted(case: Any, counted: _Counted, repeat: int) -> tuple[list[float], list[float]]:
+    """``repeat`` timed runs of the element-wise check through ``counted``: the run times and,
+    per run, the median time of one forward evaluation in it."""
+    per: list[float] = []
+
+    def once() -> None:
+        counted.reset()
+        G.elementwise_check(case, counted)
+        per.append(counted.per_evaluation())
+
+    return side_by_side(once, None, repeat, 0)[0], per
+
+
 def elementwise_row(s: Settings) -> Row:
     """Row 1: every gradient element by finite differences, against torch's slow gradcheck."""
     case = G.conv_case(*s.grad_shapes)
     row = Row("elementwise", f"conv2d element-wise gradient check, {_conv_label(s)}", SLOW, target="speedup >= 20")
     impl = G.torch_conv()
-    counted = _Counted(impl)
-    recs = G.elementwise_check(case, counted)
+    counted = _Counted(impl, case.inputs["x"].shape[0])
+    report: dict = {}
+    recs = G.elementwise_check(case, counted, report=report)
+    calls, evaluations = counted.forwards, counted.evaluations
     n = {q: case.inputs[q[1:]].size for q in recs}
     verdict: list[bool] = []
-    ours_t, anchor_t = side_by_side(lambda: G.elementwise_check(case, impl),
-                                    lambda: verdict.append(G.torch_gradcheck(case)), s.repeat, s.slow_repeat)
+    per: list[float] = []
+
+    def ours() -> None:
+        counted.reset()
+        G.elementwise_check(case, counted)
+        per.append(counted.per_evaluation())
+
+    ours_t, anchor_t = side_by_side(ours, lambda: verdict.append(G.torch_gradcheck(case)), s.repeat, s.slow_repeat)
     row.ours_times, row.anchor_times = ours_t, anchor_t
+    counted.forwards, counted.evaluations = calls, evaluations
     ours_ok = all(r.status == "pass" for r in recs.values())
     row.add_note(f"ours: every element of dx, dw, db ({sum(n.values())} estimates with error bounds) from "
-                 f"{counted.forwards} forward calls, then compared with the backward: {_verdicts(recs)}")
+                 f"{calls} forward calls, then compared with the backward: {_verdicts(recs)}")
+    floor, extra = _floor_note(report, counted, statistics.median(per), row.ours_s)
+    row.add_note(floor)
     row.add_note(f"{SLOW}: {'passed' if all(verdict) else 'FAILED'}; {len(anchor_t)} run(s) (slow), ours median of {len(ours_t)}")
     sp = row.speedup
     row.target_met = sp is not None and sp >= 20 and ours_ok and all(verdict)
-    row.extra["forward_calls"] = counted.forwards
+    row.extra.update(extra)
+    return row
+
+
+def floor_row(s: Settings, name: str) -> Row:
+    """The element-wise check of a larger conv against its own floor: two forward evaluations
+    a colour, at the median time of one forward evaluation in the same run."""
+    x, w = s.floor_shapes[name]
+    case = G.conv_case(x, w)
+    row = Row(name, f"conv2d element-wise gradient check, x {_shape(x)} w {_shape(w)} pad 1, float64 "
+                    f"({case.size()} elements)", FLOOR, target="ours <= 1.3x the floor")
+    counted = _Counted(G.torch_conv(), x[0])
+    report: dict = {}
+    recs = G.elementwise_check(case, counted, report=report)
+    calls, evaluations = counted.forwards, counted.evaluations
+    colours = sum(r["colours"] for r in report.values())
+    row.ours_times, per = _timed_counted(case, counted, s.repeat)
+    row.anchor_times = [2 * colours * t for t in per]
+    counted.forwards, counted.evaluations = calls, evaluations
+    floor, extra = _floor_note(report, counted, statistics.median(per), row.ours_s)
+    row.add_note(f"ours: {_verdicts(recs)}; {floor}; the anchor is 2 x {colours} colours x that time, run by run "
+                 f"(medians of {len(row.ours_times)})")
+    row.target_met = bool(extra["floor_ratio"] is not None and extra["floor_ratio"] <= 1.3
+                          and all(r.status == "pass" for r in recs.values()))
+    row.extra.update(extra)
     return row
 
 
@@ -165,6 +263,90 @@ def directional_row(s: Settings) -> Row:
                  f"per call, median of {s.repeat} samples of {k_ours} (ours) / {k_anchor} (torch) calls")
     sp = row.speedup
     row.target_met = sp is not None and sp >= 1 and ok and anchor_ok
+    return row
+
+
+def _layer_label(s: Settings) -> str:
+    x, w = s.layer_shapes
+    n = int(np.prod(x)) + int(np.prod(w)) + w[0]
+    return f"x {_shape(x)} w {_shape(w)} pad 1, float64 ({n} elements)"
+
+
+def _slow_note(case: Any, fn: Any) -> tuple[str, dict[str, Any]]:
+    est = G.slow_gradcheck_estimate(case, fn)
+    text = (f"{SLOW} not run: extrapolated from a timed fraction (medians of 3), {est['n_in']} input elements x "
+            f"{est['t_column_s']:.3g} s (two forwards moving one element) + 2 x {est['n_out']} output elements x "
+            f"{est['t_row_s']:.3g} s (one autograd.grad with a one-hot output gradient; twice for its reentrancy "
+            f"check) = {est['estimate_s']:.3g} s = {est['estimate_s'] / 86400:.3g} days (a lower bound), and two dense "
+            f"Jacobians of {est['jacobian_bytes'] / 1e9:.3g} GB each")
+    return text, {"slow_estimate": est}
+
+
+def localise_row(s: Settings) -> Row:
+    """One wrong dx element planted in a ResNet-sized conv: the harness's large-case check (the
+    directional screen, then group testing) locates it; torch's fast gradcheck only says False."""
+    case = G.conv_case(*s.layer_shapes)
+    index = planted_index("dx", case.inputs["x"].shape)
+    row = Row("localise", f"conv2d, one wrong dx element planted at {list(index)}, {_layer_label(s)}", FAST,
+              target="located in <= 100 forward evaluations and under 20 s")
+    impl, fn = G.planted_adapter("dx", index), G.planted_conv2d("dx", index)
+    spec_grads = dict(zip(("dx", "dw", "db"), Runner(impl, "conv2d", SPECS["conv2d"]).backward(case)))
+    counted = _Counted(impl, case.inputs["x"].shape[0])
+    details: dict = {}
+    recs = G.screen_check(case, counted, spec_grads, details)
+    verdict: list[bool] = []
+    ours_t, anchor_t = side_by_side(lambda: G.screen_check(case, impl, spec_grads),
+                                    lambda: verdict.append(G.torch_gradcheck(case, fn, fast_mode=True)), s.repeat, s.repeat)
+    row.ours_times, row.anchor_times = ours_t, anchor_t
+    dx = recs[("dx", "fd")] if recs else None
+    located = dx.worst.index if dx is not None and dx.status == "fail" and dx.worst is not None else None
+    found = details.get("localisation")
+    others = {q: recs[(q, "fd")].status for q in ("dw", "db")} if recs else {}
+    row.add_note(f"ours: backward given (computed once for all checks); screen + localisation: "
+                 + (f"located {located} (|error| {dx.worst.abs_err:.3g} > allowed {dx.worst.tolerance:.3g}, element-wise "
+                    f"bound {found.located['dx'][0].bound:.3g}) in {counted.forwards} forward evaluations "
+                    f"({found.tests} subset tests); dw {others['dw']}, db {others['db']}" if located is not None and found
+                    else "NOT located" + (f": {dx.message}" if dx is not None else " (fell back to element-wise)")))
+    row.add_note(f"{FAST}: {'passed: MISSED it' if all(verdict) else 'returned False'} (it cannot say where); "
+                 f"medians of {len(ours_t)} runs each, alternately")
+    slow, extra = _slow_note(case, fn)
+    row.add_note(slow)
+    row.target_met = bool(located is not None and list(located) == list(index) and counted.forwards <= 100
+                          and row.ours_s is not None and row.ours_s < 20 and all(v == "pass" for v in others.values()))
+    row.extra.update(extra, planted=list(index), located=located, forward_evaluations=counted.forwards,
+                     localisation=LZ.describe(found) if found else None)
+    return row
+
+
+def localise_correct_row(s: Settings) -> Row:
+    """The same layer with a correct backward: the screen passes, and the group-testing search,
+    run anyway with both halves tested at every level, raises no alarm."""
+    case = G.conv_case(*s.layer_shapes)
+    row = Row("localise-correct", f"conv2d, correct backward, {_layer_label(s)}", FAST,
+              target="no false alarm (screen and every subset test)")
+    impl = G.torch_conv()
+    grads = dict(zip(("dx", "dw", "db"), Runner(impl, "conv2d", SPECS["conv2d"]).backward(case)))
+    recs = G.screen_check(case, impl, grads)
+    verdict: list[bool] = []
+    ours_t, anchor_t = side_by_side(lambda: G.screen_check(case, impl, grads),
+                                    lambda: verdict.append(G.torch_gradcheck(case, fast_mode=True)), s.repeat, s.repeat)
+    row.ours_times, row.anchor_times = ours_t, anchor_t
+    t0 = time.perf_counter()
+    forced = G.forced_localisation(case, impl, grads)
+    forced_s = time.perf_counter() - t0
+    tests = list(forced.inputs.values()) + forced.trail
+    alarms = sum(not t.agrees for t in tests)
+    located = sum(len(v) for v in forced.located.values())
+    flagged = sum(forced.flagged.values())
+    screen_ok = recs is not None and all(r.status == "pass" for r in recs.values())
+    row.add_note(f"ours: screen {'passed' if screen_ok else 'FAILED'} (timed); then the search forced: {len(tests)} subset "
+                 f"tests (both halves at every level, every input) and {sum(forced.examined.values())} elements of the "
+                 f"leaf colours by the coloured difference, {forced.forwards} forward evaluations, {forced_s:.1f} s: "
+                 f"{alarms} tests disagree, {flagged} elements flagged, {located} located; largest |discrepancy| / bound "
+                 f"{max(t.significance for t in tests):.2g}")
+    row.add_note(f"{FAST}: {'passed' if all(verdict) else 'FAILED'}; medians of {len(ours_t)} runs each, alternately")
+    row.target_met = bool(screen_ok and alarms == 0 and located == 0 and flagged == 0 and all(verdict))
+    row.extra.update(forced_forwards=forced.forwards, forced_tests=len(tests), alarms=alarms, located=located)
     return row
 
 

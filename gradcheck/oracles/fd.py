@@ -38,9 +38,11 @@ import numpy as np
 from .. import footprints
 from ..cases import Case, Expected
 from ..ops import OpSpec
+from ..records import Record
 from ..tolerances import magnitudes, tolerance_for
 
-__all__ = ["finite_differences", "directional", "convergence", "Forward", "STACK_ELEMENTS", "colour_groups", "forward_rounding", "allowed_error"]
+__all__ = ["finite_differences", "elementwise_check", "directional", "convergence", "Forward", "STACK_ELEMENTS",
+           "colour_groups", "forward_rounding", "allowed_error"]
 
 Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -133,9 +135,26 @@ def _differences(forward: Forward, inputs: dict[str, np.ndarray], name: str, del
                  items: list[tuple[np.ndarray, np.ndarray]], copies: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """For each ``(flat indices, offsets)`` in ``items``: ``delta * (f(x + s) - f(x - s))`` and
     the steps ``(x + s) - (x - s)`` actually taken at those indices, ``copies`` perturbed
-    copies to a call (stacked along the batch axis when ``copies > 1``)."""
+    copies to a call (stacked along the batch axis when ``copies > 1``).
+
+    Unstacked, one buffer is moved and put back between calls: ``forward`` must neither keep
+    nor modify its inputs (the battery's float64 forward hands the candidate copies).
+    """
     x = inputs[name]
     per_call = max(1, copies // 2)
+    if per_call == 1:
+        buf = x.copy()
+        for idx, off in items:
+            base = x.flat[idx]
+            plus, minus = base + off, base - off
+            buf.flat[idx] = plus
+            D = np.array(forward({**inputs, name: buf}), dtype=np.float64)  # a copy: the next call may reuse its buffer
+            buf.flat[idx] = minus
+            np.subtract(D, np.asarray(forward({**inputs, name: buf}), np.float64), out=D)
+            buf.flat[idx] = base
+            D *= delta
+            yield D, plus - minus
+        return
     for start in range(0, len(items), per_call):
         chunk = items[start:start + per_call]
         arrays = []
@@ -144,13 +163,11 @@ def _differences(forward: Forward, inputs: dict[str, np.ndarray], name: str, del
             xp.flat[idx] += off
             xm.flat[idx] -= off
             arrays += [xp, xm]
-        if copies > 1 and len(arrays) > 1:
-            o = np.asarray(forward({**inputs, name: np.concatenate(arrays)}), np.float64)
-            outs = np.split(o, len(arrays)) if o.shape[0] == len(arrays) * x.shape[0] else None
+        o = np.asarray(forward({**inputs, name: np.concatenate(arrays)}), np.float64)
+        if o.shape[0] == len(arrays) * x.shape[0]:
+            outs = np.split(o, len(arrays))
         else:
-            outs = None
-        if outs is None:
-            outs = [np.asarray(forward({**inputs, name: a}), np.float64) for a in arrays]
+            outs = [np.array(forward({**inputs, name: a}), dtype=np.float64) for a in arrays]
         for k, (idx, _) in enumerate(chunk):
             yield delta * (outs[2 * k] - outs[2 * k + 1]), arrays[2 * k].flat[idx] - arrays[2 * k + 1].flat[idx]
 
@@ -232,6 +249,59 @@ def finite_differences(spec: OpSpec, case: Case, forward: Forward | None, *, sin
         out.grads[q], out.uncertainty[q] = grads, unc
         if report is not None:
             report[q] = {"colours": len(groups), "refined": len(refine), "copies": copies}
+    return out
+
+
+def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, actual: dict[str, Any], *,
+                      mags: dict[str, np.ndarray], dtype: str, confirm_limit: int, stack: bool = False,
+                      report: dict[str, Any] | None = None) -> dict[str, Record]:
+    """The element-wise finite-difference check of every gradient of ``actual``.
+
+    The coloured estimate, refined only where inconclusive against ``actual`` (module
+    docstring), then one comparison per gradient; a failure is confirmed one element at a time
+    where the case has at most ``confirm_limit`` elements, and the Taylor remainder of its worst
+    element is measured (``Record.convergence``).
+
+    Parameters
+    ----------
+    actual : {"dx": ndarray, ...}
+        The candidate's gradients (whatever it returned: a malformed one fails its comparison).
+    mags : dict
+        ``tolerances.magnitudes(spec, case)``.
+    dtype : str
+        The dtype the tolerances are taken for.
+    stack : bool
+        The candidate's samples are independent (see :func:`finite_differences`).
+    report : dict, optional
+        Filled as :func:`finite_differences` fills it.
+
+    Returns
+    -------
+    {"dx": Record, ...}
+    """
+    from ..compare import compare
+
+    K = spec.reduction(case.shapes, case.params)
+    formed = {q: v for q, v in actual.items() if isinstance(v, np.ndarray) and v.shape == np.shape(mags[q])
+              and np.issubdtype(v.dtype, np.floating)}
+    allowed = {q: allowed_error(q, mags[q], K[q], dtype) for q in formed}
+    exp = finite_differences(spec, case, forward, forward_magnitude=mags["forward"], against=formed, allowed=allowed,
+                             stack=stack, report=report)
+    assert exp is not None
+    single: Expected | None = None
+    out = {}
+    for q in spec.grads:
+        rec = compare(actual[q], exp.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q], magnitude=mags[q],
+                      uncertainty=exp.uncertainty[q], dtype=dtype)
+        if rec.status == "fail" and case.size() <= confirm_limit:
+            single = single or finite_differences(spec, case, forward, single=True, forward_magnitude=mags["forward"],
+                                                  against=formed, allowed=allowed)
+            assert single is not None
+            rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
+                          magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dtype)
+        if rec.status == "fail" and rec.worst is not None and q in formed:
+            rec.convergence = convergence(spec, case, forward, q, tuple(rec.worst.index), rec.worst.actual)
+        out[q] = rec
     return out
 
 

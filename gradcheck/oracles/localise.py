@@ -400,7 +400,8 @@ def _fail(label: str, spec: OpSpec, case: Case, q: str, found: Localisation, fs:
 
 
 def screen(spec: OpSpec, label: str, case: Case, forward: Forward, grads: dict[str, np.ndarray], *, dtype: str,
-           mags: dict[str, np.ndarray] | None = None, seed: int = 0) -> dict[tuple[str, str], Record] | None:
+           mags: dict[str, np.ndarray] | None = None, seed: int = 0,
+           details: dict[str, Any] | None = None) -> dict[tuple[str, str], Record] | None:
     """The finite-difference records of a large case: the directional screen, then, where it
     disagrees, the located elements.
 
@@ -419,10 +420,15 @@ def screen(spec: OpSpec, label: str, case: Case, forward: Forward, grads: dict[s
         The dtype the tolerances are taken for (the battery's ``tolerance_dtype``).
     mags : dict, optional
         ``tolerances.magnitudes(spec, case)``, when the caller has it.
+    details : dict, optional
+        Filled with ``"screen"``: ``(analytic, numeric, bound)`` and, after a disagreement,
+        ``"localisation"``: the :class:`Localisation`.
     """
     if not all(np.isfinite(np.asarray(g, np.float64)).all() for g in grads.values()):
         return None
     analytic, numeric, bound = directional(spec, case, forward, grads, seed=seed)
+    if details is not None:
+        details["screen"] = (analytic, numeric, bound)
     note = f"directional screen: <grad, u> {analytic:.6g} vs finite difference {numeric:.6g}"
     if abs(analytic - numeric) <= bound:
         return {(g, "fd"): Record(label, g, "fd", "pass", examples=1, max_abs_err=abs(analytic - numeric), message=note)
@@ -431,6 +437,8 @@ def screen(spec: OpSpec, label: str, case: Case, forward: Forward, grads: dict[s
     K = spec.reduction(case.shapes, case.params)
     allowed = {q: allowed_error(q, mags[q], K[q], dtype) for q in spec.grads}
     found = locate(spec, case, forward, grads, allowed=allowed, forward_magnitude=mags["forward"], seed=seed)
+    if details is not None:
+        details["localisation"] = found
     if found.unlocated() or not any(found.located.values()):
         return None
     note += f" (bound {bound:.3g}) disagrees"
