@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from typing import Sequence
 
 from .argtypes import comma_list, non_negative_int, positive_float, positive_int
@@ -167,6 +168,7 @@ def _run_check(args: argparse.Namespace) -> int:
     run = RunResult(target=args.target, api=args.api)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     status = 0
+    started = time.perf_counter()
     try:
         run_check(args.target, args.api, cfg, progress=progress, result=run)
         _add_second_order(run, args, cfg, progress)
@@ -180,6 +182,7 @@ def _run_check(args: argparse.Namespace) -> int:
     wants_ledger = args.ledger or (args.ledger is None and args.target == "reference")
     if run.complete and wants_ledger and (args.json or not args.no_report):
         status = _add_ledger(run, progress) or status
+    run.duration_s = time.perf_counter() - started  # the total: loading, checks, second order, ledger
     print(_summary(run))
     notes, written = _write_outputs(run, args)
     for note in notes:
@@ -252,7 +255,7 @@ def _add_ledger(run, progress) -> int:
                 progress("checking the seed's equations for the report (gradcheck equations)")
             from .ledger import run_ledger
 
-            run.ledger = run_ledger()
+            run.ledger = run_ledger(progress=progress)
     except KeyboardInterrupt:
         run.complete = False
         sys.stderr.write("gradcheck: interrupted while checking the equations; writing the checks without the ledger "
@@ -312,6 +315,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from .config import keep_hypothesis_files_in_cache
+
+    keep_hypothesis_files_in_cache()  # no .hypothesis folder in the user's current one
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

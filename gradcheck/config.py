@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["RunConfig", "PROFILES", "hypothesis_settings", "default_profile"]
+__all__ = ["RunConfig", "PROFILES", "hypothesis_settings", "default_profile", "hypothesis_storage",
+           "keep_hypothesis_files_in_cache"]
 
 #: profile -> (smooth examples per op, kink examples per op)
 PROFILES: dict[str, tuple[int, int]] = {"ci": (10, 6), "thorough": (200, 60)}
@@ -76,3 +77,26 @@ def hypothesis_settings(cfg: RunConfig, max_examples: int,
         phases=phases,
         suppress_health_check=list(HealthCheck),
     )
+
+
+def hypothesis_storage() -> str:
+    """The folder hypothesis may keep its working files in during a run (never the current one).
+
+    ``$GRADCHECK_CACHE/hypothesis``, else ``$XDG_CACHE_HOME/gradcheck/hypothesis``, else
+    ``~/.cache/gradcheck/hypothesis``.
+    """
+    base = os.environ.get("GRADCHECK_CACHE")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "gradcheck")
+    return os.path.join(base, "hypothesis")
+
+
+def keep_hypothesis_files_in_cache() -> None:
+    """Point hypothesis's working folder at :func:`hypothesis_storage`, unless the user chose one
+    (``$HYPOTHESIS_STORAGE_DIRECTORY``), so a run leaves no ``.hypothesis`` in the current folder.
+
+    Set through the environment, so worker processes started afterwards follow it; call it
+    before any hypothesis test runs (hypothesis reads it once).
+    """
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", hypothesis_storage())

@@ -23,13 +23,19 @@ def load(target: str, api: str = "native", *, device: str = "cpu", allow_tf32: b
     """Load ``target`` and wrap it in the adapter of ``api``.
 
     Raises :class:`LoadError` (one readable line) when the target cannot be imported, the API
-    is unknown, or the target holds no function the API recognises.
+    is unknown, the target holds no function the API recognises, or it is written for another
+    convention (the line then names the ``--api`` to use; ``gradcheck.adapters.hints``).
     """
     if api not in APIS:
         raise LoadError(f"unknown --api {api!r}; choose one of {', '.join(APIS)}")
     if device != "cpu" and api != "torch":
         raise LoadError(f"--device {device} needs --api torch (numpy implementations run on the CPU)")
     obj = load_target(target)
+    from .hints import convention_hint
+
+    hint = convention_hint(obj, target, api)
+    if hint is not None:
+        raise LoadError(hint)
     if api == "native":
         impl: Any = NativeAdapter(obj, target)
     elif api == "cs231n":
