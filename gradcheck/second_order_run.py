@@ -215,12 +215,14 @@ def repro_second_order(rec: Record, target: str, api: str, cfg: RunConfig, op: s
     snippet on the smallest case, for a failing second-order record."""
     if rec.status not in ("fail", "error"):
         return
+    named = not target.startswith(("<", "mapping("))  # an object given to gradcheck.check has no name to load
     cmd = ["gradcheck", "check", target, "--api", api, "--ops", rec.op, "--profile", cfg.profile]
     if cfg.seed is not None:
         cmd += ["--seed", str(cfg.seed)]
-    rec.repro = {"command": shlex.join(cmd)}
+    rec.repro = {"command": shlex.join(cmd)} if named else {}
     ce = rec.counterexample
     if ce is None or ce.inputs is None:
+        rec.repro = rec.repro or None
         return
     from .ops import SPECS
 
@@ -229,8 +231,9 @@ def repro_second_order(rec: Record, target: str, api: str, cfg: RunConfig, op: s
     params = ", ".join(repr(tuple(v)) for v in ce.params.values())
     check = ("torch.autograd.gradgradcheck(f, inputs)" if rec.quantity.endswith("-double") else
              "torch.autograd.gradcheck(f, inputs, check_forward_ad=True)")
-    lines = ["import torch", "from gradcheck.adapters import load",
-             f"Fn = load({target!r}, 'torch').autograd_function({rec.op!r})",
+    fn = (f"Fn = load({target!r}, 'torch').autograd_function({rec.op!r})" if named else
+          "Fn = ...  # the torch.autograd.Function that was checked")
+    lines = ["import torch", "from gradcheck.adapters import load", fn,
              *[f"{k} = torch.tensor({json.dumps(ce.inputs[k])}, dtype=torch.float64, "
                f"requires_grad={k in spec.grad_inputs})" for k in names],
              f"inputs = ({', '.join(names)},)",
