@@ -20,11 +20,16 @@ from gradcheck.ops import SPECS
 from gradcheck.oracles.fd import finite_differences
 from gradcheck.tolerances import magnitudes
 
-FAST_ROWS = ["elementwise", "planted", "directional", "conv2d", "max_pool2d-k2s2", "l2_pool2d-k3s2"]
+FAST_ROWS = ["elementwise", "planted", "directional", "elementwise-133k", "elementwise-438k", "localise", "localise-correct",
+             "conv2d", "max_pool2d-k2s2", "l2_pool2d-k3s2"]
 ANCHORS = {
     "elementwise": "torch.autograd.gradcheck slow",
     "planted": "torch.autograd.gradcheck slow",
     "directional": "torch.autograd.gradcheck fast",
+    "elementwise-133k": "colouring floor (2 forwards a colour)",
+    "elementwise-438k": "colouring floor (2 forwards a colour)",
+    "localise": "torch.autograd.gradcheck fast",
+    "localise-correct": "torch.autograd.gradcheck fast",
     "conv2d": "torch conv2d",
     "max_pool2d-k2s2": "torch max_pool2d",
     "l2_pool2d-k3s2": "torch lp_pool2d",
@@ -77,6 +82,24 @@ def test_json_records_the_verdicts(bench_json):
     assert "caught it" in pl["note"]
     for name in ("conv2d", "max_pool2d-k2s2", "l2_pool2d-k3s2"):
         assert rows[name]["peak_mb"] is not None and rows[name]["memory"]
+
+
+def test_json_records_the_floor_and_the_localisation(bench_json):
+    rows = {r["name"]: r for r in bench_json["rows"]}
+    for name in ("elementwise", "elementwise-133k", "elementwise-438k"):
+        r = rows[name]
+        # a correct conv: no colour needs the step halving, two evaluations a colour (+ the unperturbed one)
+        assert r["refined_colours"] == 0 and r["forward_evaluations"] == 2 * r["colours"] + 1
+        assert r["forward_s"] > 0 and r["floor_ratio"] > 0 and "a colour" in r["note"]
+    for name in ("elementwise-133k", "elementwise-438k"):
+        r = rows[name]
+        assert r["anchor_s"] == pytest.approx(2 * r["colours"] * r["forward_s"], rel=1e-9)
+    loc = rows["localise"]
+    assert loc["located"] == loc["planted"] and loc["forward_evaluations"] <= 100
+    assert "dw pass, db pass" in loc["note"] and "extrapolated" in loc["note"]
+    assert loc["slow_estimate"]["estimate_s"] > 0 and loc["localisation"]["located"]["dx"][0]["index"] == loc["planted"]
+    ok = rows["localise-correct"]
+    assert ok["alarms"] == 0 and ok["located"] == 0 and ok["forced_tests"] > 3 and "screen passed" in ok["note"]
 
 
 def test_table_and_row_dict():

@@ -90,6 +90,23 @@ def test_coloured_fd_equals_one_element_at_a_time(op, data):
         assert (np.abs(many.grads[q] - single.grads[q]) <= bound).all(), q
 
 
+@pytest.mark.parametrize("op", OPS)
+@settings(max_examples=6)
+@given(data=st.data())
+def test_reach_is_the_union_of_the_stated_footprints(op, data):
+    """``reach`` (the outputs a set of elements can move) is the transpose of ``attribute``."""
+    spec, case = SPECS[op], _draw(op, data)
+    o_shape = spec.out_shape(case.shapes, case.params)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    for name in spec.grad_inputs:
+        stated = _stated_footprints(spec, case, name)  # (elements, outputs)
+        for p in (0.0, 0.1, 0.5):
+            mask = rng.random(case.inputs[name].shape) < p
+            got = np.asarray(footprints.reach(spec.footprints[name], mask, o_shape, case.params, case.shapes.get("w")))
+            assert got.shape == tuple(o_shape)
+            assert (got.ravel() == stated[mask.ravel()].any(axis=0)).all(), (op, name, p)
+
+
 def test_a_wrong_stated_footprint_is_caught():
     """The check above can fail: a window one row too short misses outputs the element moves."""
     spec = SPECS["conv2d"]

@@ -1,5 +1,6 @@
 """Large cases: the directional screen stands in for element-wise finite differences when it
-agrees, and a disagreement is still localised element by element."""
+agrees, and a disagreement is localised by group testing, the located element confirmed on its
+own."""
 from __future__ import annotations
 
 import types
@@ -49,3 +50,17 @@ def test_one_wrong_element_fails_the_screen_and_is_located():
     assert rec.worst.abs_err > rec.worst.tolerance
     for g in ("dw", "db"):  # cleared by their own restricted tests
         assert out[(g, "fd")].status == "pass" and f"restricted to {g[1:]}" in out[(g, "fd")].message
+
+
+def test_a_wrong_weight_element_fails_dw_alone_through_the_battery():
+    def planted(delta, x, w, b, **params):
+        dx, dw, db = reference.conv2d_backward(delta, x, w, b, **params)
+        dw = dw.copy()
+        dw[6, 1, 0, 2] *= 1.01
+        return dx, dw, db
+
+    out = evaluate(_runner(planted), _case())
+    rec = out[("dw", "fd")]
+    assert rec.status == "fail" and rec.worst.index == [6, 1, 0, 2] and "located by group testing" in rec.message
+    assert out[("dw", "torch")].status == "fail"
+    assert out[("dx", "fd")].status == "pass" and out[("db", "fd")].status == "pass"
