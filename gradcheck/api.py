@@ -156,6 +156,9 @@ def _run_here(impl: Any, name: str, api: str, cfg: RunConfig) -> RunResult:
 
     check_ops(impl, name, api, labels, cfg, on_done)
     run.records = [r for label, _ in labels for r in done.get(label, [])]
+    if name.startswith(("<", "mapping(")):  # no name to load it by: a command or an import of it cannot reproduce
+        for r in run.records:
+            r.repro = None
     run.complete = True
     run.duration_s = time.perf_counter() - t0
     return run
@@ -199,6 +202,8 @@ def check(target: Any, api: str = "native", *, ops: str | Iterable[str] | None =
     from .second_order_run import add_second_order
 
     names = _ops(ops)
+    if names is None and isinstance(target, Mapping):
+        names = [str(k) for k in target]  # a mapping says which ops it has: the others are not "not provided"
     cfg = RunConfig(ops=names, **config)
     name, obj = resolve(target, api)
     one_op = names[0] if names and len(names) == 1 else None
@@ -225,25 +230,25 @@ def check(target: Any, api: str = "native", *, ops: str | Iterable[str] | None =
     return run
 
 
-def _failure_blocks(run: RunResult) -> str:
-    """The terminal block of each failing record (the report's own when it has one)."""
+def _message(run: RunResult) -> str:
+    """The terminal's account of a failed run: its summary, which holds one block per failing op
+    and quantity (or the report's own per-failure function, where there is one)."""
     from .report import terminal
 
     block = getattr(terminal, "format_failure", None)
-    bad = [r for r in run.records if r.status in ("fail", "error", "partial")]
     if callable(block):
+        bad = [r for r in run.records if r.status in ("fail", "error", "partial")]
         return "\n\n".join(block(r) for r in bad)
-    from .plugin import explain
-
-    return "\n\n".join(explain(r) for r in bad)
+    return terminal.format_summary(run)
 
 
 def assert_gradients(target: Any, api: str = "native", **kwargs: Any) -> RunResult:
     """Like :func:`check`, for pytest: raise ``AssertionError`` unless every check passed.
 
-    The message is the terminal summary of the run followed by the block of each failing
-    check (its message, smallest case, candidate traceback and reproduction). A run in which
-    nothing was checked (every op not provided) fails too.
+    The message is what ``gradcheck check`` prints: the table and one block per failing op and
+    quantity (the smallest case, the worst element and its error against what is allowed there,
+    the command that reproduces it). A run in which nothing was checked (every op not provided)
+    fails too.
 
     Returns
     -------
@@ -257,5 +262,5 @@ def assert_gradients(target: Any, api: str = "native", **kwargs: Any) -> RunResu
     if not any(r.status == "pass" for r in run.records):
         raise AssertionError(f"gradcheck: nothing was checked in {run.target}:\n" + format_summary(run))
     if not run.passed:
-        raise AssertionError(format_summary(run) + "\n\n" + _failure_blocks(run))
+        raise AssertionError(_message(run))
     return run
