@@ -300,7 +300,9 @@ def pattern_border_band(actual, expected, bad, bound, case: Case, quantity: str)
     inside = depth >= band
     if h < 2 * band + 2 or w < 2 * band + 2 or int(grid.sum()) < 3 or grid[inside].any():
         return None  # the inside must be at least 2x2 and clean
-    sides = (grid[:band].any(), grid[h - band:].any(), grid[:, :band].any(), grid[:, w - band:].any())
+    mid_r, mid_c = slice(band, h - band), slice(band, w - band)  # the sides without their corners
+    sides = (grid[:band, mid_c].any(), grid[h - band:, mid_c].any(), grid[mid_r, :band].any(),
+             grid[mid_r, w - band:].any())
     if sum(sides) < 3:
         return None  # one or two edges only: no band along the border
     pad = case.params.get("padding")

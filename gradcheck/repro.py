@@ -93,7 +93,7 @@ def _import_lines(target: str, names: list[str]) -> tuple[list[str], str]:
         f"_spec = importlib.util.spec_from_file_location('candidate', {path!r})",
         "candidate = importlib.util.module_from_spec(_spec)",
         "_spec.loader.exec_module(candidate)",
-        f"{', '.join(wanted)} = {', '.join(f'candidate.{n}' for n in wanted)}" + ("," if len(wanted) == 1 else ""),
+        *[f"{n} = candidate.{n}" for n in wanted],
     ], prefix
 
 
