@@ -294,6 +294,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or hasattr(config, "workerinput"):
         return  # xdist workers send their records to the controller, which writes the reports
     runs, errors = _runs(state)
+    if not errors and all(r is None for r in runs):
+        return  # nothing ran (--collect-only, everything deselected): no report to write
     if state.many:
         config._gradcheck_summary = _write_many(state, runs, errors)
         return

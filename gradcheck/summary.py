@@ -28,12 +28,15 @@ _ORDER = {"fail": 0, "error": 1, "partial": 2, "pass": 3, "not-provided": 4}
 
 def _stem(target: str) -> list[str]:
     """The parts of a target that may name it, most specific last (``a/b/layers.py:X`` ->
-    ``[a, b, layers, X]``)."""
+    ``[a, b, layers-X]``)."""
     where, _, attr = target.partition(":") if not re.match(r"^[A-Za-z]:[\\/]", target) else (target, "", "")
     parts = [p for p in re.split(r"[\\/]+", where.rstrip("/\\")) if p and p not in (".", "..")]
     if parts and parts[-1].endswith(".py"):
         parts[-1] = parts[-1][:-3]
-    return (parts or ["target"]) + ([attr] if attr else [])
+    parts = parts or ["target"]
+    if attr:
+        parts[-1] += f"-{attr}"
+    return parts
 
 
 def _safe(text: str) -> str:
