@@ -160,6 +160,9 @@ def _block(group: list[Record], others: list[Record], api: str, paint) -> list[s
     if rep.worst is not None:
         w = rep.worst
         other = "nearest valid" if rep.oracle == "subgradient" else "expected"
+        count = re.match(r"[^:]*: (\d+ of \d+ [^;]+);", first)
+        if count:
+            lines += _wrap(f"on the smallest case: {count.group(1)}")
         lines += _wrap(f"worst element, on the smallest case: {q}{list(w.index)} = {w.actual:.6g}, "
                        f"{other} {w.expected:.6g}")
         times = w.abs_err / w.tolerance if w.tolerance else float("inf")
