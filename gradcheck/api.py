@@ -14,9 +14,9 @@ A target may be given as
 Strings, module objects, and classes or functions reachable by name from their module are
 loaded by name and checked in watched worker processes, as on the command line (a hang is a
 timeout, a crash an error record). Anything else — instances, lambdas, mappings, objects whose
-module cannot be imported again by a worker, or a ``weights=`` mapping — is checked in the
-calling process (``RunConfig.isolate = False``): its calls are still caught and recorded, but
-a hang or a crash there is the caller's.
+module cannot be imported again by a worker, a ``weights=`` mapping, or a single candidate
+whose op only ``ops`` names — is checked in the calling process (``RunConfig.isolate =
+False``): its calls are still caught and recorded, but a hang or a crash there is the caller's.
 """
 from __future__ import annotations
 
@@ -216,10 +216,11 @@ def check(target: Any, api: str = "native", *, ops: str | Iterable[str] | None =
 
         try:
             run = run_check(name, api, cfg)
-        except LoadError:
-            if isolate or isinstance(target, str):
+        except LoadError as exc:
+            told = one_op is not None and "cannot tell which op" in str(exc)  # only ``ops`` names its op
+            if isolate or (isinstance(target, str) and not told):
                 raise
-            in_process, obj = True, target  # a worker could not load it by name: check it here
+            in_process, obj = True, None if isinstance(target, str) else target  # check it here
     if in_process:
         cfg.isolate = False
         impl = _adapter(obj, name, api, cfg, one_op, weights)

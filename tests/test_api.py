@@ -131,6 +131,26 @@ def test_a_torch_function_class_importable_by_name_runs_in_workers_with_its_seco
     assert {r.quantity for r in run.records} >= {"dx", "dx-double", "ddelta-double", "jvp"}
 
 
+def test_a_single_candidate_whose_op_only_ops_names_is_checked_in_process(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("import torch\n"
+                    "class Mine(torch.autograd.Function):\n"
+                    "    @staticmethod\n"
+                    "    def forward(ctx, x):\n"
+                    "        y = torch.tanh(x)\n"
+                    "        ctx.save_for_backward(y)\n"
+                    "        return y\n"
+                    "    @staticmethod\n"
+                    "    def backward(ctx, g):\n"
+                    "        (y,) = ctx.saved_tensors\n"
+                    "        return g * (1 - y * y)\n")
+    with pytest.raises(LoadError, match="cannot tell which op Mine implements"):
+        gradcheck.check(f"{path}:Mine", "torch")
+    run = gradcheck.check(f"{path}:Mine", "torch", ops="tanh", **SMALL)
+    assert run.passed and _ops(run) == {"tanh"}
+    assert {r.quantity for r in run.records} >= {"dx-double", "jvp"}
+
+
 def test_isolate_true_refuses_what_cannot_be_sent_to_a_worker():
     with pytest.raises(ValueError, match="cannot be loaded by name"):
         gradcheck.check({"relu": (relu_forward, relu_backward)}, isolate=True)
