@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from gradcheck.records import Record, RunResult
+from gradcheck.records import STATUSES, Counterexample, Record, RunResult, Worst
 from gradcheck.report import (
     format_summary,
     render_html,
@@ -109,6 +109,8 @@ def test_record_text_is_escaped(report_run):
     (True, ["pass", "not-provided"], "PASSED"),
     (True, ["pass", "fail"], "FAILED"),
     (True, ["pass", "error"], "FAILED"),
+    (True, ["pass", "partial"], "PARTIAL"),
+    (True, ["partial", "fail"], "FAILED"),
     (False, ["pass"], "INCOMPLETE"),
 ])
 def test_verdict_banner(complete, statuses, banner):
@@ -117,8 +119,7 @@ def test_verdict_banner(complete, statuses, banner):
     html = render_html(run)
     assert re.search(rf'<div class="banner {banner.lower()}" id="verdict">{banner}\b', html)
     counts = dict(re.findall(r'data-status="([a-z-]+)">\S+ (\d+)', html))
-    assert counts == {s: str(statuses.count(s)) for s in ("fail", "error", "pass",
-                                                         "not-provided")}
+    assert counts == {s: str(statuses.count(s)) for s in STATUSES}
 
 
 def test_header_shows_run_facts(report_run):
@@ -193,7 +194,7 @@ def test_failure_section_shows_counterexample_figures_and_pictures(report_run):
     slope = np.polyfit(np.log10(h[branch]), np.log10(err[branch]), 1)[0]
     assert f"fitted slope {slope:.2f}" in sec
     # expected / actual / difference tables: 2 channels × 3 tables, then the input x
-    shown, inputs = sec.split("Inputs of the counterexample")
+    shown, inputs = sec.split("Inputs of the smallest case")
     assert shown.count('<table class="array">') == 6
     assert inputs.count('<table class="array">') == 1
     assert "<caption>difference</caption>" in shown
@@ -388,7 +389,8 @@ def test_terminal_summary_shows_every_record(report_run):
             oracle = "subgr" if rec.oracle == "subgradient" else rec.oracle
             assert f"{oracle}{marks[rec.status]}" in rows[rec.op], (rec.key, rows[rec.op])
     assert lines[-1].startswith("FAILED: 3 fail, 1 error, 8 pass, 2 not-provided")
-    assert "FAIL relu-dx-torch: relu dx wrong" in text
+    assert "✗ FAIL relu dx: wrong against torch" in text
+    assert "what happened: relu dx wrong: <script>alert(1)</script>" in text  # no worst element: the message
     assert "\033[" not in text
     coloured = format_summary(report_run, color=True)
     assert "\033[1;31mFAILED\033[0m" in coloured
@@ -410,3 +412,112 @@ def test_arrays_of_unknown_layout_are_labelled_by_index():
     assert view.channels[1].tables[0][1] == [["4", "5"], ["6", "7"]]
     assert value_view([1, 2, 3]).kind == "scalar"  # short vectors print inline
     assert value_view(np.zeros((20, 20))).kind == "text"  # too large to tabulate
+
+
+# -- what a failure card shows -----------------------------------------------------------------
+def _with_findings(run: RunResult) -> RunResult:
+    """``run`` with the case as drawn and a second finding on conv2d-dw-torch, and a partial record."""
+    rec = next(r for r in run.records if r.key == "conv2d-dw-torch")
+    error = np.zeros((2, 2, 6, 6))
+    error[:, :, ::2, :] = 50.0
+    error[1, 0, 4, 3] = 3.0e6  # the largest error shown: the colour scale must reach it
+    rec.drawn = {"counterexample": Counterexample(shapes={"x": [2, 2, 8, 8], "w": [2, 2, 3, 3], "b": [2]},
+                                                  params={"stride": [2, 1], "padding": [1, 1], "dilation": [1, 1]}),
+                 "worst": Worst(index=[1, 0, 4, 3], actual=2.0, expected=-1.0, abs_err=3.0, tolerance=1e-6),
+                 "arrays": {"expected": np.zeros_like(error), "actual": error * 1e-6, "error": error},
+                 "message": "conv2d dw vs torch: 38 of 144 elements beyond tolerance; worst at [1, 0, 4, 3]\n"
+                            "Pattern: your dw is wrong only on every 2th row (rows 0, 2, 4) and right on those between"}
+    rec.also = {"status": "error", "message": "conv2d_backward raised IndexError: index 9 is out of bounds",
+                "counterexample": Counterexample(shapes={"x": [1, 1, 2, 2], "w": [1, 1, 2, 2], "b": [1]},
+                                                 params={"stride": [1, 1], "padding": [2, 2], "dilation": [1, 1]}),
+                "worst": None, "arrays": None,
+                "traceback": 'File "cand.py", line 9, in conv2d_backward\nIndexError: index 9 is out of bounds'}
+    rec.covered = ["stride_h>1", "N>1"]
+    rec.excluded = {"dilation>1": "the convention has no dilation"}
+    run.records.append(Record("conv2d", "db", "torch", "partial", 1e-16, 1e-16, 1e-10, examples=11,
+                              untested=["padding>0", "non-square kernel"],
+                              excluded={"dilation>1": "the convention has no dilation"}))
+    return run
+
+
+def _dts(sec: str) -> list[str]:
+    facts = sec[sec.index('<div class="facts">'):sec.index('<div class="figures">')]
+    return re.findall(r"<dt>([^<]+)</dt>", facts)
+
+
+def test_figures_are_labelled_with_what_they_are_taken_over(report_run):
+    sec = _section(render_html(_with_findings(report_run)), "rec-conv2d-dw-torch")
+    assert "Over all 7 cases</h4>" in sec and "Worst element, on the smallest case</h4>" in sec
+    assert "judged on 7 cases" in sec
+    labels = _dts(sec)
+    assert {"largest |error|", "relative tolerance", "|error| there", "allowed there", "error ÷ allowed",
+            "yours", "expected"} <= set(labels)
+    figures = [label for label in labels if label not in ("x", "w", "b")]  # shapes of the case aside
+    assert len(figures) == len(set(figures)), "two numbers under one name"
+    assert "max abs err" not in sec and "<dt>tolerance</dt>" not in sec
+
+
+def test_the_case_as_drawn_is_pictured_on_one_scale_with_the_smallest(report_run):
+    sec = _section(render_html(_with_findings(report_run)), "rec-conv2d-dw-torch")
+    smallest, drawn = sec.split("as first drawn, before shrinking", 1)
+    assert smallest.count('<svg class="heatmap"') == 2  # the 2×1×3×3 smallest case
+    assert drawn.count('<svg class="heatmap"') >= 4  # the drawn case's 2×2 channels
+    assert sec.count('<svg class="colorbar"') == 1
+    assert "10⁷" in sec.split('<svg class="colorbar"')[1].split("</svg>")[0]  # reaches 3e6
+    assert "Both pictures share this scale" in sec
+    assert "every 2th row" in sec and "2×2×8×8" in sec and "38 of 144 elements" in sec
+
+
+def test_colour_scale_reaches_the_largest_error():
+    from gradcheck.report.svg import _colours, colorbar_svg, scale_decades
+
+    assert scale_decades(5.0) == 3 and scale_decades(3e6) == 7 and scale_decades(float("inf")) == 300
+    top = str(colorbar_svg(high_decades=7))
+    darkest = _colours(np.array([1e7]), 7)[0]
+    assert f'fill="{darkest}"' in top and "10⁷" in top
+    assert _colours(np.array([1e3]), 7)[0] != darkest  # 1e3 is no longer the end of the scale
+    hm = error_heatmaps([[1.0, 5e8]], worst_index=[0, 1])
+    assert hm.high_decades == 9 and f'fill="{_colours(np.array([5e8]), 9)[0]}"' in str(hm.maps[0].svg)
+
+
+def test_the_second_finding_is_shown(report_run):
+    sec = _section(render_html(_with_findings(report_run)), "rec-conv2d-dw-torch")
+    assert "It also errored on other cases" in sec
+    assert "conv2d_backward raised IndexError: index 9 is out of bounds" in sec
+    assert 'class="traceback"' in sec.split("It also errored")[1]
+
+
+def test_coverage_of_a_failing_record(report_run):
+    sec = _section(render_html(_with_findings(report_run)), "rec-conv2d-dw-torch")
+    assert "What the 7 cases reached" in sec
+    assert '<span class="val">stride_h&gt;1</span>' in sec and "the convention has no dilation" in sec
+
+
+def test_partial_records_are_neither_passes_nor_failures(report_run):
+    html = render_html(_with_findings(report_run))
+    assert _cells(html)["rec-conv2d-db-torch"] == "partial"
+    assert re.search(r'<td class="cell partial"><a href="#rec-conv2d-db-torch" title="[^"]*never reached: '
+                     r'padding&gt;0, non-square kernel', html)
+    part = html[html.index('id="partial"'):]
+    row = part[part.index('id="rec-conv2d-db-torch"'):].split("</tr>")[0]
+    assert "padding&gt;0" in row and "non-square kernel" in row and ">11<" in row
+    assert html.count('id="rec-conv2d-db-torch"') == 1
+    assert '<section class="record partial"' not in html
+
+
+def test_pattern_lines_of_a_message_stand_out():
+    rec = Record("conv2d", "dx", "torch", "fail", message="figures line\nPattern: your dx is zero everywhere")
+    html = render_html(RunResult("t", "native", records=[rec]))
+    assert '<span class="figures">figures line</span>' in html
+    assert '<span class="pattern">Pattern: your dx is zero everywhere</span>' in html
+
+
+def test_ledger_standing_in_the_summary_table(report_run):
+    report_run.ledger[1].update(standing="holds-under-standard-reading", standing_label="holds under a standard reading",
+                                standing_note="right up to the index convention: holds when read as <valid>")
+    html = render_html(report_run)
+    summary = html[html.index('class="list ledger-summary"'):]
+    summary = summary[:summary.index("</table>")]
+    assert '<span class="badge reading">holds under a standard reading</span>' in summary
+    assert "holds when read as &lt;valid&gt;" in summary
+    assert "at a glance</th>" in summary

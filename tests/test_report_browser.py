@@ -2,21 +2,19 @@
 
 Needs the ``playwright`` Python package and a Chromium binary (Debian's ``chromium`` at
 ``/usr/bin/chromium``, or the path in ``GRADCHECK_CHROMIUM``); Playwright's own browser
-download is not used. Without either, the test is skipped with the reason.
+download is not used. Without either, the test is skipped with the reason. The screenshot goes
+to the test's own temporary folder, never into the repository.
 """
 from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
-
 import pytest
 
 from gradcheck.report import write_html
+from test_report import _with_findings
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOT = Path(__file__).resolve().parents[1] / "reports" / "report-screenshot.png"
 
 
 def _chromium() -> str:
@@ -45,6 +43,7 @@ def page():
 
 
 def test_report_in_chromium(page, report_run, tmp_path):
+    report_run = _with_findings(report_run)
     report = tmp_path / "report.html"
     write_html(report_run, report)
     url = report.resolve().as_uri()
@@ -63,7 +62,7 @@ def test_report_in_chromium(page, report_run, tmp_path):
 
     # verdict and the matrix: one linked cell per record, coloured by status
     assert page.locator("#verdict").inner_text().startswith("FAILED")
-    for status in ("pass", "fail", "error", "not-provided"):
+    for status in ("pass", "fail", "error", "partial", "not-provided"):
         expected = sum(r.status == status for r in report_run.records)
         assert page.locator(f"table.matrix td.cell.{status} a").count() == expected
     fail_bg = page.locator("table.matrix td.cell.fail").first.evaluate(
@@ -75,11 +74,19 @@ def test_report_in_chromium(page, report_run, tmp_path):
     # a failure section, open, with its heatmaps drawn at a visible size
     section = page.locator("#rec-conv2d-dw-torch")
     assert section.locator("details").first.evaluate("e => e.open")
-    heatmaps = section.locator("svg.heatmap")
+    heatmaps = section.locator(".heatmap-set").first.locator("svg.heatmap")
     assert heatmaps.count() == 2
     box = heatmaps.first.bounding_box()
     assert box is not None and box["width"] > 20 and box["height"] > 20
+    drawn = section.locator(".heatmap-set.drawn svg.heatmap")
+    assert drawn.count() == 4
+    first, last = heatmaps.first.bounding_box(), drawn.first.bounding_box()
+    assert abs(first["y"] + first["height"] - last["y"] - last["height"]) < 400  # side by side, not pages apart
+    assert section.locator("svg.colorbar").count() == 1
     assert section.locator("svg.convergence").count() == 1
+    partial_bg = page.locator("table.matrix td.cell.partial").first.evaluate(
+        "e => getComputedStyle(e).backgroundColor")
+    assert partial_bg not in (fail_bg, pass_bg)
 
     # the message with markup is shown as text, not run
     assert "<script>alert(1)</script>" in page.locator("#rec-relu-dx-torch pre.message") \
@@ -92,9 +99,9 @@ def test_report_in_chromium(page, report_run, tmp_path):
     assert eq13.locator("details").first.evaluate("e => e.open")
     assert "∑" in eq13.locator(".formula").first.inner_text()
 
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    screenshot = tmp_path / "report-screenshot.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
 
     # a matrix link to a pass record opens the collapsed "Passed" section
     assert not page.locator("#passed").evaluate("e => e.open")

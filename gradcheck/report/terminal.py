@@ -151,7 +151,8 @@ def _block(group: list[Record], others: list[Record], api: str, paint) -> list[s
     delta_name = "dout" if api == "cs231n" else "delta"
     n = rep.examples
     cases = f"{n} case{'s' if n != 1 else ''}"
-    if rep.status == "error" or rep.worst is None:
+    count = re.match(r"[^:]*: (\d+ of \d+ [^;]+);", first)
+    if rep.status == "error" or rep.worst is None or (count is None and first):
         lines += _wrap(f"what happened: {first or '(no message)'}")
     ce = rep.counterexample
     if ce is not None:
@@ -160,7 +161,6 @@ def _block(group: list[Record], others: list[Record], api: str, paint) -> list[s
     if rep.worst is not None:
         w = rep.worst
         other = "nearest valid" if rep.oracle == "subgradient" else "expected"
-        count = re.match(r"[^:]*: (\d+ of \d+ [^;]+);", first)
         if count:
             lines += _wrap(f"on the smallest case: {count.group(1)}")
         lines += _wrap(f"worst element, on the smallest case: {q}{list(w.index)} = {w.actual:.6g}, "
