@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 
-from gradcheck.ledger import VERDICTS, cli, format_table, ledger_json, run_ledger
+from gradcheck.ledger import STANDINGS, VERDICTS, cli, format_table, ledger_json, run_ledger
+from gradcheck.ledger.verify import standing
 from gradcheck.ledger import pooling_rules as P
 from gradcheck.ledger import transcriptions as T
 from gradcheck.ledger.checks import TOLERANCES
@@ -256,8 +257,61 @@ def test_bad_arguments_are_refused():
 
 def test_table_has_a_row_per_entry(ledger):
     lines = format_table(list(ledger.values())).splitlines()
-    assert len(lines) == 2 + len(ENTRY_IDS)
-    assert [ln.split()[0] for ln in lines[2:]] == list(ENTRY_IDS)
+    assert len(lines) == 2 + len(ENTRY_IDS) + 2  # header, rule, rows, blank, the counts
+    assert [ln.split()[0] for ln in lines[2:-2]] == list(ENTRY_IDS)
+    assert lines[0].split()[:5] == ["equation", "verdict", "at", "a", "glance"]
+    for e in ledger.values():
+        row = next(ln for ln in lines if ln.split()[:1] == [e["id"]])
+        assert e["standing_label"] in row
+    assert lines[-1].startswith("holds: ")
+
+
+# --- how wrong an equation is -------------------------------------------------------------------
+
+#: What the shipped ledger must say of the equations it finds wrong: eqs. 6 and 14 are off by the
+#: valid-mode index shift only, eq. 22 holds only if * is read as a cross-correlation (the seed's
+#: own * flips the kernel, so the kernel is flipped twice), eqs. 3 and 21 are wrong in every
+#: reading tried.
+STANDING = {"eq6": "holds-under-standard-reading", "eq14": "holds-under-standard-reading",
+            "eq22": "holds-under-other-reading", "eq3": "wrong-in-every-reading",
+            "eq21": "wrong-in-every-reading", "pool-max": "holds-conditionally", "eq7": "holds"}
+
+
+@pytest.mark.parametrize("entry_id", sorted(STANDING))
+def test_standing_says_how_wrong_an_equation_is(ledger, entry_id):
+    e = ledger[entry_id]
+    assert e["standing"] == STANDING[entry_id]
+    assert e["standing_label"] == STANDINGS[e["standing"]]
+    if e["standing"] == "holds-under-standard-reading":
+        assert e["verdict"] == "fails-as-printed"
+        assert "mode='valid'" in e["standing_note"] and "index convention" in e["standing_note"]
+    if e["standing"] == "holds-under-other-reading":
+        assert "seed's own reading" in e["standing_note"] and "correlate" in e["standing_note"]
+    if e["standing"] == "wrong-in-every-reading":
+        tried = len(e["alternatives"])
+        assert all(a["verdict"] == "fails" for a in e["alternatives"])
+        assert f"{tried} other reading" in e["standing_note"] and "corrected form holds" in e["standing_note"]
+
+
+def test_standing_rests_on_the_checked_alternatives():
+    base = {"verdict": "fails-as-printed", "condition": "", "corrected": {"verdict": "holds"}}
+    holds = {"short": "valid", "reading": "* as convolve2d mode='valid'", "verdict": "holds"}
+    fails = {"short": "other", "reading": "* as a correlation", "verdict": "fails"}
+    assert standing({**base, "alternatives": [fails, holds]}, {"valid": True})[0] == "holds-under-standard-reading"
+    assert standing({**base, "alternatives": [holds]}, {"valid": False})[0] == "holds-under-other-reading"
+    kind, note = standing({**base, "alternatives": [fails]}, {})
+    assert kind == "wrong-in-every-reading" and "1 other reading tried" in note
+    kind, note = standing({**base, "alternatives": [], "corrected": None}, {})
+    assert kind == "wrong-in-every-reading" and "corrected" not in note
+    assert standing({"verdict": "holds"}, {}) == ("holds", "")
+    assert standing({"verdict": "holds-conditionally", "condition": "stride = N"}, {}) == \
+        ("holds-conditionally", "holds only with stride = N")
+
+
+def test_progress_is_one_line_per_entry():
+    lines: list[str] = []
+    run_ledger(max_examples=3, ids=["eq1", "eq6"], progress=lines.append)
+    assert lines == ["[1/2] eq1: holds", "[2/2] eq6: fails-as-printed (holds under a standard reading)"]
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -271,13 +325,19 @@ def _run_cli(argv):
 def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     path = tmp_path / "out" / "ledger.json"
     assert _run_cli(["--max-examples", "2", "--seed", "1", "--json", str(path)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    progress = captured.err.splitlines()
+    assert len(progress) == len(ENTRY_IDS) and progress[0].startswith(f"[1/{len(ENTRY_IDS)}] eq1: ")
     rows = [ln.split()[0] for ln in out.splitlines() if ln.split()]
     for entry_id in ENTRY_IDS:
         assert entry_id in rows
     doc = json.loads(path.read_text())
     assert [e["id"] for e in doc["equations"]] == list(ENTRY_IDS)
     assert doc["max_examples"] == 2 and doc["seed"] == 1
+    assert sum(doc["standings"].values()) == len(ENTRY_IDS)
+    assert all(e["standing"] in STANDINGS for e in doc["equations"])
+    assert _run_cli(["--max-examples", "1", "--quiet"]) == 0 and capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "abc", "1.5", ""])
@@ -308,6 +368,7 @@ def test_cli_report_calls_the_html_writer(ledger, monkeypatch, tmp_path, capsys)
     monkeypatch.setitem(sys.modules, "gradcheck.report", fake)
     target = str(tmp_path / "ledger.html")
     assert _run_cli(["--report", target, "--max-examples", "7", "--seed", "5"]) == 0
-    assert seen == [{"max_examples": 7, "seed": 5}]
+    assert len(seen) == 1 and {k: v for k, v in seen[0].items() if k != "progress"} == {"max_examples": 7, "seed": 5}
+    assert callable(seen[0]["progress"])
     assert len(calls) == 1 and calls[0][1] == target
     assert [e["id"] for e in calls[0][0]] == list(ENTRY_IDS)
