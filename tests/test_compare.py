@@ -205,3 +205,24 @@ def test_zero_dimensional_mse_forward(dtype):
     assert bad.worst.index == [] and "1 of 1 elements" in bad.message and "worst at []" in bad.message
     assert bad.arrays["expected"] == float(truth)
     assert compare(np.zeros(1), truth, **kw).message.endswith("shape (1,), expected ()")
+
+
+def test_relative_error_is_taken_where_the_terms_are_not_all_zero():
+    expected = np.array([[[[1.0, 0.0, 2.0]]]])
+    mag = np.array([[[[1.0, 0.0, 2.0]]]])
+    actual = expected + np.array([[[[0.5, 0.25, 0.0]]]])  # wrong where the magnitude is 1, and where it is 0
+    rec = _cmp(actual, expected, mag)
+    assert rec.status == "fail"
+    assert rec.max_abs_err == 0.5 and rec.max_rel_err == 0.5  # not 0.25 / 1e-300
+    assert _cmp(np.full((1, 1, 1, 2), 0.5), np.zeros((1, 1, 1, 2)), np.zeros((1, 1, 1, 2))).max_rel_err == 0.0
+
+
+def test_a_failure_message_is_figures_then_patterns_and_names_what_it_compares_with():
+    expected, mag = _data(seed=3)
+    rec = _cmp(np.zeros(SHAPE), expected, mag, expected_name="nearest valid")
+    figures, *patterns = rec.message.split("\n")
+    assert "nearest valid" in figures and "expected" not in figures
+    assert patterns == ["Pattern: your dx is zero everywhere: nothing reaches it (a stub that returns zeros, or a "
+                        "result computed but never written back)."]
+    shape = _cmp(np.zeros((2, 1, 0, 0)), expected, mag).message.split("\n")
+    assert shape[0] == "dx: shape (2, 1, 0, 0), expected (2, 1, 2, 3)" and shape[1].startswith("Pattern: ")

@@ -1,6 +1,7 @@
 """Kink cases judged by the subgradient rules: every valid choice passes, anything else fails."""
 from __future__ import annotations
 
+import re
 from functools import cache
 from types import SimpleNamespace
 
@@ -480,3 +481,72 @@ def test_conv2d_relu_mixed_conventions_fail():
         if np.array_equal(dx0, dx1):
             continue
         assert any(r.status == "fail" for k, r in recs.items() if k[1] == "subgradient")
+
+
+# --- what the messages say ----------------------------------------------------------------------
+
+
+def _max_pool(route) -> SimpleNamespace:
+    """Max pooling (no padding, as drawn here) whose backward sends each window's gradient by
+    ``route(window) -> weights``."""
+
+    def forward(x, *, kernel_size, stride, padding):
+        return torch.nn.functional.max_pool2d(torch.tensor(x), kernel_size, stride, padding).numpy()
+
+    def backward(delta, x, *, kernel_size, stride, padding):
+        (kh, kw), (sh, sw) = kernel_size, stride
+        dx = np.zeros_like(x)
+        for n, c, i, j in np.ndindex(*delta.shape):
+            win = x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            dx[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw] += route(win) * delta[n, c, i, j]
+        return dx
+
+    return SimpleNamespace(max_pool2d_forward=forward, max_pool2d_backward=backward)
+
+
+def _every_max(win):
+    return (win == win.max()).astype(float)
+
+
+def _first_max(win):
+    out = np.zeros_like(win)
+    out[np.unravel_index(np.argmax(win), win.shape)] = 1.0
+    return out
+
+
+@cache
+def tie_cases() -> list:
+    def tied(case) -> bool:
+        x, (kh, kw), (sh, sw) = case.inputs["x"], case.params["kernel_size"], case.params["stride"]
+        if any(case.params["padding"]):
+            return False
+        wins = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+        flat = wins.reshape(*wins.shape[:4], -1)
+        return bool(((flat == flat.max(-1, keepdims=True)).sum(-1) > 1).any())
+
+    return _draw(cases("max_pool2d", kind="kink", max_batch=2, max_channels=2).filter(tied), 6)
+
+
+def test_a_max_pool_tie_message_states_the_valid_set_and_what_is_wrong():
+    failing = [rec for case in tie_cases()
+               if (rec := _judge("max_pool2d", _max_pool(_every_max), case)[("dx", "subgradient")]).status == "fail"]
+    assert failing, "no tie case showed the bug"
+    for rec in failing:
+        figures, rule, *_ = rec.message.split("\n")
+        assert "nearest valid" in figures and "elements beyond tolerance" in figures
+        assert "may go to any of its maximal units in any non-negative split summing to the upstream gradient" in rule
+        assert "it routes the full gradient to every tied maximum" in rule
+        assert re.search(r"yours sends (\S+) where (\S+) was due", rule)
+
+
+def test_a_valid_tie_break_gets_no_message():
+    for case in tie_cases():
+        rec = _judge("max_pool2d", _max_pool(_first_max), case)[("dx", "subgradient")]
+        assert rec.status == "pass" and rec.message == ""
+
+
+def test_a_relu_kink_message_states_the_valid_set():
+    wrong = SimpleNamespace(relu_forward=lambda x: np.maximum(x, 0.0),
+                            relu_backward=lambda delta, x: delta * np.where(x >= 0, 1.0, -1.0))
+    rec = next(r for case in relu_cases() if (r := _judge("relu", wrong, case)[("dx", "subgradient")]).status == "fail")
+    assert rec.message.split("\n")[1].startswith("For ReLU, at x = 0 the derivative may be any c in [0, 1]")
