@@ -185,6 +185,14 @@ def _expand(patterns: list[str]) -> list[str]:
     return out
 
 
+def _xdist_workers() -> int:
+    """How many pytest-xdist workers this run has (1 without xdist)."""
+    try:
+        return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    except ValueError:
+        return 1
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config._gradcheck = None
     _records_sink.clear()
@@ -206,6 +214,9 @@ def pytest_configure(config: pytest.Config) -> None:
             dtype=config.getoption("--gradcheck-dtype"),
             device=config.getoption("--gradcheck-device"),
             timeout=config.getoption("--gradcheck-timeout"),
+            # under pytest-xdist each worker checks one op at a time: as many ops run at once as there
+            # are workers, and their worker processes share the cores and memory (``RunConfig.jobs``)
+            jobs=_xdist_workers(),
         )
         state = _State(targets, config.getoption("--gradcheck-api"), cfg, out)
         if state.many and (config.getoption("--gradcheck-json") or config.getoption("--gradcheck-report")):
