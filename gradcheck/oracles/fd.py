@@ -20,7 +20,8 @@ Two options bring the element-wise check to that floor of two evaluations a colo
   no verdict of :func:`gradcheck.compare.compare`: where ``|a - g1| <= t + 2 r`` (``t`` the
   tolerance), the refined estimate ``R = (4 g2 - g1) / 3`` with its bound ``|g2 - g1| + r``
   would have passed too, for ``|a - R| <= |a - g1| + 4/3 |g2 - g1| <= t + 2 (|g2 - g1| + r)``.
-  Such elements keep ``g1`` with the bound ``r``; the others get ``R`` with the full bound.
+  Colours left unrefined keep ``g1`` with the bound ``r``; refined ones get ``R`` with the
+  full bound, as without ``against``.
 - ``stack``: the caller vouches that the candidate's samples are independent (the battery's
   batch-independence check). Then perturbed copies of the batch-major input are stacked along
   the batch axis, several colours to one call, while the stacked array stays small
