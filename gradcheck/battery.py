@@ -24,6 +24,8 @@ import numpy as np
 
 from .adapters.base import BadReturn, CandidateError, Unsupported
 from .cases import Case
+from .dtypes import carry, dtype_of, round_to
+from .lowprec import framework_allowed, is_low_precision
 from .compare import compare, describe_value
 from .ops import OpSpec
 from .oracles import ORACLES
@@ -152,7 +154,7 @@ def as_result(value: Any, dtype: str) -> Any:
     if isinstance(value, np.generic) and np.issubdtype(value.dtype, np.floating):
         return np.asarray(value)
     if isinstance(value, float):
-        return np.asarray(value, dtype=dtype)
+        return carry(value, dtype)
     return value
 
 
@@ -165,8 +167,8 @@ def _shape_problems(spec: OpSpec, case: Case, o: Any, grads: tuple) -> list[str]
             problems.append(f"{name}: {describe_value(value)}, expected an ndarray of shape {tuple(shape)}")
         elif value.shape != tuple(shape):
             problems.append(f"{name}: shape {value.shape}, expected {tuple(shape)}")
-        elif value.dtype != np.dtype(case.dtype):
-            problems.append(f"{name}: dtype {value.dtype}, expected {case.dtype} (the inputs' dtype)")
+        elif dtype_of(value) != case.dtype:
+            problems.append(f"{name}: dtype {dtype_of(value)}, expected {case.dtype} (the inputs' dtype)")
     return problems
 
 
@@ -209,6 +211,18 @@ def vacuous(rec: Record, expected: np.ndarray, compare_zero: Callable[[np.ndarra
         rec.vacuous = 1
 
 
+def framework_bounds(run: Runner, case: Case, dt: str, truths: list) -> dict[str, np.ndarray]:
+    """For a low-precision case (float16, bfloat16, TF32), the allowed error of each quantity
+    from torch's own error in that arithmetic; empty otherwise (the rounding bound applies)."""
+    if not (is_low_precision(dt) or dt == "tf32"):
+        return {}
+    torch_truth = next((e for e in truths if e.oracle == "torch"), None)
+    if torch_truth is None:
+        return {}
+    device = getattr(run.impl, "device", "cpu")
+    return framework_allowed(run.spec, case, torch_truth.quantities(), dtype=dt, device=device)
+
+
 def _changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray], what: str) -> list[str]:
     return [f"{what} modified {k} in place" for k in before if not np.array_equal(before[k], after[k], equal_nan=True)]
 
@@ -223,7 +237,7 @@ def _other_inputs(case: Case) -> Case:
     memory order, halved and shifted), to probe what depends on more than the call's own
     arguments."""
     moved = {k: (np.asarray(v, np.float64).ravel()[::-1].reshape(v.shape) * 0.5 + 0.25) for k, v in case.inputs.items()}
-    moved = {k: np.asarray(v, case.dtype).astype(np.float64) for k, v in moved.items()}
+    moved = {k: round_to(v, case.dtype) for k, v in moved.items()}
     return Case(case.op, moved, case.params, case.delta, case.kind, case.dtype, case.seed)
 
 
@@ -240,6 +254,8 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     K = spec.reduction(case.shapes, case.params)
     mags = magnitudes(spec, case)
     truths = [e for e in (oracle(spec, case, None) for name, oracle in ORACLES.items() if name != "fd") if e is not None]
+    # low precision: judged against torch's own error in the same dtype (gradcheck.lowprec)
+    allowed = framework_bounds(run, case, dt, truths)
 
     # The natural order first: forward on the case, then backward on the same case.
     ins = case.candidate_inputs()
@@ -249,7 +265,8 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     for exp in truths:
         if exp.forward is not None:
             out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
-                                                   reduction=K["forward"], magnitude=mags["forward"], dtype=dt)
+                                                   reduction=K["forward"], magnitude=mags["forward"], dtype=dt,
+                                                   allowed=allowed.get("forward"))
     try:
         ins, delta = case.candidate_inputs(), case.candidate_delta()
         delta_before = delta.copy()
@@ -322,7 +339,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     fd = screened = fwd = None
     if "forward" in well_formed:
         fwd = run.forward64()(case)
-        if case.size() > SCREEN_ABOVE and set(spec.grads) <= well_formed:
+        if case.size() > SCREEN_ABOVE and set(spec.grads) <= well_formed and not allowed:
             screened = _screen(run, case, fwd, by_name)
         if screened is not None:
             out.update(screened)
@@ -331,16 +348,16 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     for exp in [e for e in [fd] + truths if e is not None]:
         for q, e in exp.grads.items():
             rec = compare(actual[q], e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
-                          uncertainty=exp.uncertainty.get(q), dtype=dt)
+                          uncertainty=exp.uncertainty.get(q), dtype=dt, allowed=allowed.get(q))
             if rec.status == "fail" and exp.oracle == "fd" and case.size() <= CONFIRM_LIMIT:
                 single = finite_differences(spec, case, fwd, single=True, forward_magnitude=mags["forward"])
                 rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
-                              magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt)
+                              magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt, allowed=allowed.get(q))
             if rec.status == "fail" and rec.worst is not None and fwd is not None and q in well_formed:
                 rec.convergence = convergence(spec, case, fwd, q, tuple(rec.worst.index), rec.worst.actual)
             vacuous(rec, e, lambda z, q=q, e=e, exp=exp: compare(
                 z, e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
-                uncertainty=exp.uncertainty.get(q), dtype=dt))
+                uncertainty=exp.uncertainty.get(q), dtype=dt, allowed=allowed.get(q)))
             out[(q, exp.oracle)] = rec
     return out
 
@@ -370,7 +387,7 @@ def _batch_independence(run: Runner, case: Case, o: Any, mags, K, dt) -> Record 
     moved = {k: v.copy() for k, v in case.inputs.items()}
     moved[first][0] = moved[first][0][::-1].copy() if moved[first][0].ndim else moved[first][0]
     moved[first][0] = moved[first][0] * 0.5 + 0.25
-    other = Case(case.op, {k: np.asarray(v, case.dtype).astype(np.float64) for k, v in moved.items()}, case.params,
+    other = Case(case.op, {k: round_to(v, case.dtype) for k, v in moved.items()}, case.params,
                  case.delta, case.kind, case.dtype, case.seed)
     o2 = run.forward(other)
     if not isinstance(o2, np.ndarray) or o2.shape != o.shape:

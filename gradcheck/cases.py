@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import carry
 from .records import Counterexample
 
 __all__ = ["Case", "Expected", "SMALL_ARRAY"]
@@ -25,7 +26,7 @@ class Case:
     - ``delta``: the upstream gradient dE/do, of the output's shape (0-d for mse).
     - ``kind``: ``"smooth"`` (clear of kinks and ties by more than the finite-difference step)
       or ``"kink"`` (values exactly on ReLU zeros and pooling ties).
-    - ``dtype``: the dtype the candidate is given (``"float64"`` or ``"float32"``).
+    - ``dtype``: the dtype the candidate is given (one of ``gradcheck.dtypes.DTYPES``).
     """
 
     op: str
@@ -44,11 +45,11 @@ class Case:
         return sum(v.size for v in self.inputs.values())
 
     def candidate_inputs(self) -> dict[str, np.ndarray]:
-        """Fresh copies of the inputs in the candidate's dtype."""
-        return {k: v.astype(self.dtype, copy=True) for k, v in self.inputs.items()}
+        """Fresh copies of the inputs in the candidate's dtype (``gradcheck.dtypes.carry``)."""
+        return {k: carry(v, self.dtype) for k, v in self.inputs.items()}
 
     def candidate_delta(self) -> np.ndarray:
-        return np.array(self.delta, dtype=self.dtype, copy=True)
+        return carry(self.delta, self.dtype)
 
     def counterexample(self) -> Counterexample:
         arrays: dict[str, Any] | None = None

@@ -70,6 +70,7 @@ def compare(
     uncertainty: np.ndarray | None = None,
     dtype: str | None = None,
     expected_name: str = "expected",
+    allowed: np.ndarray | None = None,
 ) -> Record:
     """Compare a candidate's ``actual`` value of ``quantity`` with an oracle's ``expected``.
 
@@ -77,6 +78,8 @@ def compare(
     applied to ``magnitude`` (the sum of absolute terms, same shape as ``expected``) for a sum
     of ``reduction`` terms, plus the oracle's own ``uncertainty``. ``expected_name`` is what the
     message calls the oracle's value (``"nearest valid"`` for a subgradient rule's projection).
+    ``allowed`` (per element, absolute) replaces the dtype's rounding bound: low-precision
+    results are judged against the framework's own error (``gradcheck.lowprec``).
     """
     op = case.op
     dtype = dtype or case.dtype
@@ -97,6 +100,9 @@ def compare(
     mag = np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape)
     rtol = tol.rtol(reduction)
     bound = tol.atol + rtol * mag + tol.normwise * float(mag.max(initial=0.0))
+    if allowed is not None:
+        bound = np.broadcast_to(np.asarray(allowed, np.float64), expected.shape)
+        rtol = float(bound.max(initial=0.0)) / max(float(np.abs(expected).max(initial=0.0)), _TINY)
     if uncertainty is not None:
         bound = bound + 2.0 * uncertainty
     nonfinite = ~np.isfinite(a)

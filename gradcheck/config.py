@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, settings
 
+from .dtypes import DTYPES
+
 __all__ = ["RunConfig", "PROFILES", "hypothesis_settings", "default_profile", "hypothesis_storage",
            "keep_hypothesis_files_in_cache"]
 
@@ -31,7 +33,9 @@ class RunConfig:
     - ``seed``: randomises the ``thorough`` profile reproducibly; the ``ci`` profile is
       derandomised and ignores it unless given.
     - ``timeout``: seconds one candidate call may take.
-    - ``dtype``: the dtype the candidate is given (``float64`` or ``float32``).
+    - ``dtype``: the dtype the candidate is given (``float64``, ``float32``, ``float16`` or
+      ``bfloat16``; the last needs the torch API: numpy has no bfloat16). float16 and bfloat16
+      are judged against torch's own error in the same dtype (``gradcheck.lowprec``).
     - ``jobs``: ops checked at once, each in its own worker process.
     - ``deterministic``: repeated calls must be bitwise equal (by default they may differ within
       rounding, as kernels that sum in a varying order do; the spread is reported).
@@ -60,8 +64,8 @@ class RunConfig:
             raise ValueError("example counts must be positive")
         if self.timeout <= 0:
             raise ValueError("--timeout must be positive")
-        if self.dtype not in ("float64", "float32"):
-            raise ValueError(f"--dtype must be float64 or float32, got {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
 
 
 def hypothesis_settings(cfg: RunConfig, max_examples: int,

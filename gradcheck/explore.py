@@ -34,7 +34,8 @@ from .config import RunConfig, hypothesis_settings
 from .coverage import FEATURES, KINK_FEATURES, design, features_of, kink_features_of, reachable
 from .ops import SPECS
 from .records import Record
-from .strategies import _SCALES, cases, kink_case, limits_within, smooth_case
+from .lowprec import is_low_precision
+from .strategies import cases, kink_case, limits_within, long_reduction, scales, smooth_case
 from .subgradient import evaluate_kink
 
 __all__ = ["check_op", "CandidateTimeout", "coverage_of", "merge", "SHRINK_CALLS"]
@@ -310,7 +311,10 @@ def _designed(op: str, kind: str, limits: dict[str, Any], cfg: RunConfig) -> lis
     really sits on the kink (a tie needs a window of two elements)."""
     out: list[Case] = []
     base = 0 if cfg.seed is None else cfg.seed * 7919
-    for i, (shapes, params) in enumerate(design(op, **limits)):
+    geometries = list(design(op, **limits))
+    if kind == "smooth" and is_low_precision(cfg.dtype):
+        geometries.append(long_reduction(op))  # where accumulating in the low precision shows
+    for i, (shapes, params) in enumerate(geometries):
         if kind == "kink":
             case = kink_case(op, shapes, params, seed=base + i, dtype=cfg.dtype)
             if kink_features_of(case):
@@ -319,7 +323,7 @@ def _designed(op: str, kind: str, limits: dict[str, Any], cfg: RunConfig) -> lis
                 break
             continue
         for attempt in range(20):
-            case = smooth_case(op, shapes, params, seed=base + 1000 * i + attempt, scale=_SCALES[i % len(_SCALES)],
+            case = smooth_case(op, shapes, params, seed=base + 1000 * i + attempt, scale=scales(cfg.dtype)[i % len(scales(cfg.dtype))],
                                dtype=cfg.dtype)
             if case is not None:
                 out.append(case)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .cases import Case
+from .dtypes import round_to
 from .ops import SPECS, conv_out_shape, pool_out_shape
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "geometry",
     "sample_geometry",
     "limits_within",
+    "long_reduction",
     "smooth_case",
+    "scales",
     "kink_case",
     "cases",
     "kink_ops",
@@ -44,6 +47,15 @@ __all__ = [
 KINK_MARGIN = 1e-3
 
 _SCALES = (1.0, 1e-3, 1e3)
+
+#: float16 tops out at 65504 and goes subnormal below 6e-5: its values stay within (1/16, 16).
+_FLOAT16_SCALES = (1.0, 0.0625, 16.0)
+
+
+def scales(dtype: str) -> tuple[float, ...]:
+    """The value scales smooth cases of ``dtype`` are drawn at (products and sums of them stay
+    finite and normal in that dtype)."""
+    return _FLOAT16_SCALES if dtype == "float16" else _SCALES
 
 
 def _pair(pick, lo: int, hi: int, square: bool = False) -> tuple[int, int]:
@@ -198,6 +210,23 @@ def sample_geometry(op: str, rng: np.random.Generator, **limits: Any) -> Geometr
     return fn(lambda lo, hi: int(rng.integers(lo, hi + 1)), **{**own, **limits})
 
 
+def long_reduction(op: str) -> Geometry:
+    """One geometry of ``op`` whose sums are long (dw and db of a conv over N·Ho·Wo = 2304
+    terms, a dense layer's over N = 512): where a kernel that accumulates in low precision
+    shows."""
+    fn, own = _geometry_of(op)
+    if fn is _conv:
+        return ({"x": (4, 2, 24, 24), "w": (2, 2, 3, 3), "b": (2,)},
+                {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1)})
+    if fn is _pool:
+        return {"x": (2, 2, 32, 32)}, {"kernel_size": (3, 3), "stride": (2, 2), "padding": (0, 0) if "padding" in own else (1, 1)}
+    if fn is _dense:
+        return {"x": (512, 8), "w": (4, 8), "b": (4,)}, {}
+    if fn is _mse:
+        return {"y": (64, 32), "t": (64, 32)}, {}
+    return {"x": (2, 2, 32, 32)}, {}
+
+
 def limits_within(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, Any]) -> dict[str, int]:
     """Limits under which :func:`geometry` draws only geometries no larger than this one
     (every bound taken from it), so a search for a smaller failing case stays in its region."""
@@ -228,7 +257,7 @@ def kink_ops() -> tuple[str, ...]:
 
 
 def _round(a: np.ndarray, dtype: str) -> np.ndarray:
-    return np.asarray(a, dtype=dtype).astype(np.float64)
+    return round_to(a, dtype)
 
 
 def _distinct(rng: np.random.Generator, shape: tuple[int, ...], scale: float) -> np.ndarray:
@@ -324,7 +353,7 @@ def cases(draw, op: str, *, kind: str = "smooth", dtype: str = "float64", **limi
     shapes, params = draw(geometry(op, **limits))
     seed = draw(st.integers(0, 2**32 - 1))
     if kind == "smooth":
-        case = smooth_case(op, shapes, params, seed=seed, scale=draw(st.sampled_from(_SCALES)), dtype=dtype)
+        case = smooth_case(op, shapes, params, seed=seed, scale=draw(st.sampled_from(scales(dtype))), dtype=dtype)
         assume(case is not None)
         return case
     rng = np.random.default_rng(seed)

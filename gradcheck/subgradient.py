@@ -25,6 +25,7 @@ import numpy as np
 
 from .battery import Key, Runner, error_records, repeat_differs, tolerance_dtype
 from .cases import Case
+from .dtypes import carry
 from .adapters.base import BadReturn, CandidateError
 from .compare import compare, describe_value
 from .oracles.torch_oracle import torch_run
@@ -80,8 +81,9 @@ def _route_projection(run: Runner, case: Case, rule: str, seen: list | None = No
     dx = _array(run.backward(case)[0], x.shape)
     expected = np.zeros_like(x)
     for out_idx, win in _window_masks(case):
-        e = np.zeros(case.delta.shape, dtype=case.dtype)
+        e = np.zeros(case.delta.shape)
         e[out_idx] = 1
+        e = carry(e, case.dtype)
         # a non-finite route has no nearest valid one: any valid route stands in for it, and the
         # candidate's own dx (non-finite too, or not) is judged against that
         g = np.nan_to_num(_array(run.backward(case, e)[0], x.shape), nan=0.0, posinf=0.0, neginf=0.0)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import to_array, to_tensor
 from ..protocol import PROTOCOL
 from .base import BadReturn, LoadError, call_candidate
 from .constraints import combine, limits_for
@@ -227,9 +228,9 @@ class TorchAdapter:
         if entry.kind == "layer":
             module, weights = entry.layer.prepare(inputs, params, self.device, grad)
             first = p.inputs[0]
-            x = torch.tensor(inputs[first], device=self.device, requires_grad=grad)
+            x = to_tensor(inputs[first], self.device, requires_grad=grad)
             return call_candidate(f"{entry.name} module", module, x), {first: x, **weights}
-        tensors = {k: torch.tensor(inputs[k], device=self.device, requires_grad=grad and ("d" + k) in p.grads)
+        tensors = {k: to_tensor(inputs[k], self.device, requires_grad=grad and ("d" + k) in p.grads)
                    for k in p.inputs}
         args = list(tensors.values())
         if entry.kind == "autograd":
@@ -247,7 +248,7 @@ class TorchAdapter:
 
         if not isinstance(value, torch.Tensor):
             raise BadReturn(f"{name} must return a torch.Tensor, returned {type(value).__name__}")
-        return value.detach().cpu().numpy()
+        return to_array(value)
 
     def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         import torch
@@ -271,7 +272,7 @@ class TorchAdapter:
                 out, tensors = self._call(op, inputs, params, True)
                 if not isinstance(out, torch.Tensor):
                     raise BadReturn(f"{op} must return a torch.Tensor, returned {type(out).__name__}")
-                d = torch.tensor(delta, dtype=out.dtype, device=out.device)
+                d = to_tensor(delta, out.device).to(out.dtype)
                 call_candidate(f"{op} backward", out.backward, d)
         finally:
             _copy_back(tensors, inputs)
@@ -283,7 +284,7 @@ class TorchAdapter:
                 t = tensors[k]
                 if t.grad is None:
                     raise BadReturn(f"autograd gave no gradient for {k}: it does not reach the output of {op}")
-                grads.append(t.grad.detach().cpu().numpy().copy())
+                grads.append(to_array(t.grad).copy())
         return tuple(grads) if len(grads) > 1 else grads[0]
 
 
@@ -294,7 +295,7 @@ def _copy_back(tensors: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         a = arrays.get(k)
         if a is None:
             continue
-        now = t.detach().cpu().numpy()
+        now = to_array(t)
         if now.shape != a.shape:
             a[...] = np.nan
         elif not np.array_equal(now, a, equal_nan=True):

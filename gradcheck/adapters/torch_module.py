@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..dtypes import dtype_of, to_tensor
 from ..protocol import PROTOCOL
 from .base import CandidateError, LoadError, Unsupported, call_candidate
 from .constraints import family
@@ -407,7 +408,7 @@ class Layer:
         import torch
 
         x = inputs[PROTOCOL[self.op].inputs[0]]
-        dtype = getattr(torch, str(x.dtype))
+        dtype = getattr(torch, dtype_of(x))
         if self.factory is not None:
             module, weights, state = self._build(inputs, params)
         else:
@@ -425,7 +426,7 @@ class Layer:
             if tuple(p.shape) != inputs[k].shape:
                 raise Unsupported(f"the module's {k} has shape {tuple(p.shape)}, this case's is {inputs[k].shape}")
             with torch.no_grad():
-                p.copy_(torch.as_tensor(inputs[k], device=p.device, dtype=p.dtype))
+                p.copy_(to_tensor(inputs[k], p.device).to(p.dtype))
             p.grad = None
             if requires_grad and not p.requires_grad:
                 p.requires_grad_(True)

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import footprints
+from ..dtypes import round_to, unit_roundoff
 from ..cases import Case, Expected
 from ..ops import OpSpec
 from ..records import Record
@@ -54,6 +55,23 @@ STACK_ELEMENTS = 1 << 15
 
 def _eps(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).eps) if np.issubdtype(dtype, np.floating) else float(np.finfo(np.float64).eps)
+
+
+def effective_eps(o: np.ndarray) -> float:
+    """The machine epsilon the forward really computed in. A forward given float64 inputs may
+    still compute in float32 or lower inside (``x.float()``, a half-precision kernel) and cast
+    back: its outputs are then all values of that dtype, which a float64 computation almost
+    never gives (odds 2**-29 an element), and its rounding is that dtype's, not float64's."""
+    eps = _eps(o.dtype)
+    if o.dtype != np.float64 or not np.isfinite(o).all():
+        return eps
+    telling = o[o != np.round(o)]  # integers are values of every dtype: they tell nothing
+    if telling.size == 0:
+        return eps
+    for name in ("bfloat16", "float16", "float32"):
+        if np.array_equal(round_to(telling, name), telling):
+            return 2.0 * unit_roundoff(name)
+    return eps
 
 
 def _steps(x: np.ndarray, eps: float) -> np.ndarray:
@@ -77,7 +95,7 @@ def forward_rounding(spec: OpSpec, case: Case, o0: np.ndarray, forward_magnitude
     Each output is off by up to about ``K eps M`` (``M`` the sum of the absolute values of its
     ``K`` terms), so ``delta * (f(x+) - f(x-))`` is off by up to ``2 |delta| e``.
     """
-    eps = _eps(o0.dtype)
+    eps = effective_eps(o0)
     K = spec.reduction(case.shapes, case.params)["forward"]
     if forward_magnitude is None:
         forward_magnitude = magnitudes(spec, case)["forward"]
@@ -320,7 +338,7 @@ def directional(spec: OpSpec, case: Case, forward: Forward, grads: dict[str, np.
     u = {n: rng.standard_normal(inputs[n].shape) for n in spec.grad_inputs}
     analytic = float(sum(np.vdot(np.asarray(grads["d" + n], np.float64), u[n]) for n in spec.grad_inputs))
     o0 = np.asarray(forward(inputs))
-    eps = _eps(o0.dtype)
+    eps = effective_eps(o0)
     h = eps ** (1.0 / 3.0) * max(1.0, max(float(np.abs(v).max(initial=0)) for v in inputs.values()))
 
     def L(t: float) -> float:
