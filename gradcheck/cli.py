@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Sequence
 
+from .dtypes import DTYPES
 from .argtypes import comma_list, non_negative_int, positive_float, positive_int
 
 __all__ = ["main", "build_parser"]
@@ -70,7 +71,11 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-examples", type=positive_int, help="smooth cases per op (default: the profile's)")
     p.add_argument("--kink-examples", type=non_negative_int, help="kink and tie cases per op (default: the profile's)")
     p.add_argument("--seed", type=non_negative_int, help="randomise case generation reproducibly")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype given to the candidate")
+    p.add_argument("--dtype", choices=DTYPES, default="float64",
+                   help="dtype given to the candidate (float16 and bfloat16 are judged against torch's own error in "
+                        "that dtype; bfloat16 needs --api torch)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="repeated calls must be bitwise equal (by default they may differ within rounding)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (torch API only)")
     p.add_argument("--allow-tf32", action="store_true", help="leave TF32 on for CUDA convs (and judge them by TF32's roundoff)")
     p.add_argument("--timeout", type=positive_float, default=20.0, help="seconds one candidate call may take (default 20)")
@@ -146,8 +151,10 @@ def _run_check(args: argparse.Namespace) -> int:
         cfg = RunConfig(
             ops=args.ops, profile=args.profile or RunConfig().profile, max_examples=args.max_examples,
             kink_examples=args.kink_examples, seed=args.seed, timeout=args.timeout, dtype=args.dtype,
-            device=args.device, allow_tf32=args.allow_tf32, jobs=args.jobs,
+            device=args.device, allow_tf32=args.allow_tf32, jobs=args.jobs, deterministic=args.deterministic,
         )
+        if args.dtype == "bfloat16" and args.api != "torch":
+            raise ValueError("--dtype bfloat16 needs --api torch: numpy has no bfloat16 (float16 works with every API)")
         from .worker import memory_limit_bytes
 
         memory_limit_bytes(args.jobs)  # a malformed $GRADCHECK_MEMORY_LIMIT is bad input

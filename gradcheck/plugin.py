@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from .dtypes import DTYPES
 from .records import Record
 
 _KEY = "gradcheck_record"
@@ -39,7 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--gradcheck-profile", choices=("ci", "thorough"), help="hypothesis profile (default: ci)")
     g.addoption("--gradcheck-max-examples", type=int, help="smooth cases per op")
     g.addoption("--gradcheck-seed", type=int, help="randomise case generation reproducibly")
-    g.addoption("--gradcheck-dtype", default="float64", choices=("float64", "float32"))
+    g.addoption("--gradcheck-dtype", default="float64", choices=DTYPES)
+    g.addoption("--gradcheck-deterministic", action="store_true", help="repeated calls must be bitwise equal")
     g.addoption("--gradcheck-device", default="cpu", help="cpu or cuda (torch API)")
     g.addoption("--gradcheck-timeout", type=float, default=20.0, help="seconds one candidate call may take")
     g.addoption("--gradcheck-json", metavar="PATH", help="write the records as JSON (one target)")
@@ -212,6 +214,7 @@ def pytest_configure(config: pytest.Config) -> None:
             max_examples=config.getoption("--gradcheck-max-examples"),
             seed=config.getoption("--gradcheck-seed"),
             dtype=config.getoption("--gradcheck-dtype"),
+            deterministic=config.getoption("--gradcheck-deterministic"),
             device=config.getoption("--gradcheck-device"),
             timeout=config.getoption("--gradcheck-timeout"),
             # under pytest-xdist each worker checks one op at a time: as many ops run at once as there

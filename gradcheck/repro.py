@@ -51,6 +51,8 @@ def command(rec: Record, target: str, api: str, cfg: RunConfig) -> str:
         cmd += ["--seed", str(cfg.seed)]
     if cfg.dtype != "float64":
         cmd += ["--dtype", cfg.dtype]
+    if cfg.deterministic:
+        cmd += ["--deterministic"]
     if cfg.device != "cpu":
         cmd += ["--device", cfg.device]
     if cfg.allow_tf32:
