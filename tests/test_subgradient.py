@@ -486,7 +486,7 @@ def test_conv2d_relu_mixed_conventions_fail():
 # --- what the messages say ----------------------------------------------------------------------
 
 
-def _max_pool(route) -> SimpleNamespace:
+def _routing_pool(route) -> SimpleNamespace:
     """Max pooling (no padding, as drawn here) whose backward sends each window's gradient by
     ``route(window) -> weights``."""
 
@@ -529,7 +529,7 @@ def tie_cases() -> list:
 
 def test_a_max_pool_tie_message_states_the_valid_set_and_what_is_wrong():
     failing = [rec for case in tie_cases()
-               if (rec := _judge("max_pool2d", _max_pool(_every_max), case)[("dx", "subgradient")]).status == "fail"]
+               if (rec := _judge("max_pool2d", _routing_pool(_every_max), case)[("dx", "subgradient")]).status == "fail"]
     assert failing, "no tie case showed the bug"
     for rec in failing:
         figures, rule, *_ = rec.message.split("\n")
@@ -541,7 +541,7 @@ def test_a_max_pool_tie_message_states_the_valid_set_and_what_is_wrong():
 
 def test_a_valid_tie_break_gets_no_message():
     for case in tie_cases():
-        rec = _judge("max_pool2d", _max_pool(_first_max), case)[("dx", "subgradient")]
+        rec = _judge("max_pool2d", _routing_pool(_first_max), case)[("dx", "subgradient")]
         assert rec.status == "pass" and rec.message == ""
 
 
