@@ -358,6 +358,9 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
             vacuous(rec, e, lambda z, q=q, e=e, exp=exp: compare(
                 z, e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
                 uncertainty=exp.uncertainty.get(q), dtype=dt, allowed=allowed.get(q)))
+            if exp.oracle == "fd" and allowed and not rec.message:
+                rec.message = (f"finite differences of your forward on float64 inputs (cast up from {case.dtype}; "
+                               "step and bound follow the precision it computes in)")
             out[(q, exp.oracle)] = rec
     return out
 
