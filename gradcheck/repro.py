@@ -139,7 +139,8 @@ def _native_calls(op: str, params: dict[str, Any], p, pre: str) -> tuple[list[st
         "delta"
 
 
-def _torch_calls(op: str, params: dict[str, Any], p, pre: str, device: str) -> tuple[list[str], list[str], str]:
+def _torch_calls(op: str, params: dict[str, Any], p, pre: str, device: str,
+                 dtype: str = "float64") -> tuple[list[str], list[str], str]:
     ptext = _param_text(params)
     kw = ", ".join(f"{k}={v}" for k, v in ptext.items())
     tensors = ", ".join(f"{k}_t" for k in p.inputs)
@@ -157,11 +158,13 @@ def _torch_calls(op: str, params: dict[str, Any], p, pre: str, device: str) -> t
         "",
         "",
     ]
-    calls = [f"{k}_t = torch.tensor({k}, device={device!r}, requires_grad={('d' + k) in p.grads})" for k in p.inputs]
+    as_dtype = ", dtype=torch.bfloat16" if dtype == "bfloat16" else ""  # numpy has no bfloat16
+    calls = [f"{k}_t = torch.tensor({k}, device={device!r}{as_dtype}, requires_grad={('d' + k) in p.grads})"
+             for k in p.inputs]
     calls += [f"out_t = call({pre}{op}, {tensors})",
               "out_t.backward(torch.tensor(delta, dtype=out_t.dtype, device=out_t.device))",
-              "out = out_t.detach().cpu().numpy()"]
-    calls += [f"{g} = {g[1:]}_t.grad.detach().cpu().numpy()" for g in p.grads]
+              "out = out_t.detach().cpu().to(torch.float64).numpy()"]
+    calls += [f"{g} = {g[1:]}_t.grad.detach().cpu().to(torch.float64).numpy()" for g in p.grads]
     return setup, calls, "delta"
 
 
@@ -205,6 +208,8 @@ def _torch_truth(op: str, params: dict[str, Any], p, api: str) -> list[str]:
 
 
 def _array_line(name: str, value: Any, dtype: str, comment: str = "") -> str:
+    if dtype == "bfloat16":  # bfloat16 values are exact in float32; the call casts them back
+        dtype, comment = "float32", (comment + "; " if comment else "") + "bfloat16 values, held in float32"
     tail = f"  # {comment}" if comment else ""
     return f"{name} = np.array({json.dumps(value)}, dtype={dtype!r}){tail}"
 
@@ -240,7 +245,7 @@ def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -
     if api == "cs231n":
         setup, calls, dname = _cs231n_calls(rec.op, op, ce.params, p, pre)
     elif api == "torch":
-        setup, calls, dname = _torch_calls(op, ce.params, p, pre, device)
+        setup, calls, dname = _torch_calls(op, ce.params, p, pre, device, ce.dtype)
     else:
         setup, calls, dname = _native_calls(op, ce.params, p, pre)
 
