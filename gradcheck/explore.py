@@ -104,6 +104,7 @@ class _Fold:
 
     record: Record | None = None  # figures folded over every judged case
     first: dict[str, tuple[Record, Case]] = field(default_factory=dict)  # status -> first finding
+    largest: dict[str, tuple[Record, Case]] = field(default_factory=dict)  # status -> finding on the largest case
     shrunk: dict[str, tuple[Record, Case]] = field(default_factory=dict)
     covered: set[str] = field(default_factory=set)
     tried: list[str] = field(default_factory=list)  # statuses a shrink was run for
@@ -118,6 +119,9 @@ class _Fold:
         self.covered |= features
         if rec.status in ("fail", "error"):
             self.first.setdefault(rec.status, (rec, case))
+            big = self.largest.get(rec.status)
+            if big is None or case.size() > big[1].size():
+                self.largest[rec.status] = (rec, case)
 
     def skip(self, features: set[str], why: str) -> None:
         self.skipped += 1
@@ -272,10 +276,10 @@ class _Search:
             r, _ = findings[main]
             for f in _FIELDS:
                 setattr(rec, f, getattr(r, f))
-            first, _ = fold.first[main]
-            if first is not r:
-                rec.drawn = {"counterexample": first.counterexample, "worst": first.worst, "arrays": first.arrays,
-                             "message": first.message}
+            big, _ = fold.largest[main]  # the pattern shows best on the largest failing case drawn
+            if big is not r:
+                rec.drawn = {"counterexample": big.counterexample, "worst": big.worst, "arrays": big.arrays,
+                             "message": big.message}
             if main == "fail" and "error" in findings:
                 e, _ = findings["error"]
                 rec.also = {f: getattr(e, f) for f in ("status", "message", "counterexample", "worst", "arrays", "traceback")}

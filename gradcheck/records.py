@@ -95,7 +95,7 @@ class Record:
       with its own smallest case; the record's own fields hold the failure.
     - ``vacuous``: judged cases on which an all-zero result would have passed too (nothing to
       catch there); a pass on nothing but such cases is ``partial``.
-    - ``drawn``: for a failure, the first failing case as drawn, before shrinking
+    - ``drawn``: for a failure, the largest failing case drawn, before shrinking
       (``{"counterexample", "worst", "arrays", "message"}``): the error's pattern on a larger input.
     """
 

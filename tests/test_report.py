@@ -459,7 +459,7 @@ def test_figures_are_labelled_with_what_they_are_taken_over(report_run):
 
 def test_the_case_as_drawn_is_pictured_on_one_scale_with_the_smallest(report_run):
     sec = _section(render_html(_with_findings(report_run)), "rec-conv2d-dw-torch")
-    smallest, drawn = sec.split("as first drawn, before shrinking", 1)
+    smallest, drawn = sec.split("the largest failing case drawn, before shrinking", 1)
     assert smallest.count('<svg class="heatmap"') == 2  # the 2×1×3×3 smallest case
     assert drawn.count('<svg class="heatmap"') >= 4  # the drawn case's 2×2 channels
     assert sec.count('<svg class="colorbar"') == 1

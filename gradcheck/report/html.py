@@ -147,7 +147,7 @@ class ValueView:
 
 @dataclass
 class Finding:
-    """A second finding of a record: the case as first drawn, or the other status (``also``)."""
+    """A second finding of a record: the largest failing case drawn, or the other status (``also``)."""
 
     status: str = ""
     message: str = ""

@@ -8,7 +8,7 @@
   the smallest case (shapes, hyper-parameters, the arrays when tiny), the worst element
   (index, expected, yours), its error against what is allowed there, the figures over all the
   cases judged (each labelled with what it is taken over), the recognised pattern, the case as
-  first drawn, and the command that reproduces just that op;
+  largest failing case drawn, and the command that reproduces just that op;
 - the equation ledger at a glance, when the run carries it, and the verdict.
 
 Long lines are wrapped, never cut; commands are wrapped with shell continuations.
@@ -232,7 +232,7 @@ def _drawn(rep: Record, delta_name: str) -> list[str]:
     ce = d.get("counterexample")
     first, _, rest = str(d.get("message") or "").partition("\n")
     figures = first.split(": ", 1)[1] if ": " in first and rep.status != "error" else first
-    text = "as first drawn, before shrinking"
+    text = "the largest failing case drawn, before shrinking"
     if isinstance(ce, Counterexample):
         text += f": {case_text(ce)}"
     if figures:
