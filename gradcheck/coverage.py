@@ -104,14 +104,7 @@ _FAMILIES: dict[str, tuple[Callable[[Shapes, Params], set[str]], tuple[str, ...]
 
 
 def _family(op: str) -> str:
-    spec = SPECS[op]
-    if spec.is_conv:
-        return "conv"
-    if op.endswith("_pool2d"):
-        return "pool"
-    if op in ("dense", "mse"):
-        return op
-    return "elementwise"
+    return SPECS[op].family
 
 
 #: op -> the geometry features its smooth cases are judged on.

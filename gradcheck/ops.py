@@ -142,6 +142,18 @@ class OpSpec:
     def is_conv(self) -> bool:
         return self.name == "conv2d" or self.name.startswith("conv2d_")
 
+    @property
+    def family(self) -> str:
+        """``"conv"``, ``"pool"``, ``"dense"``, ``"elementwise"`` or ``"mse"``: ops of one family
+        share geometry, coverage features and constraint vocabulary."""
+        if self.is_conv:
+            return "conv"
+        if self.name.endswith("_pool2d"):
+            return "pool"
+        if self.name in ("dense", "mse"):
+            return self.name
+        return "elementwise"
+
 
 def _make_specs() -> dict[str, OpSpec]:
     conv_fp = {"x": "window-mixing", "w": "filter", "b": "out-channel"}

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..ops import SPECS
 from ..protocol import PROTOCOL
 from .base import LoadError
 
@@ -64,14 +65,8 @@ _SMALLEST = {"max_stride": 1, "max_padding": 0, "max_dilation": 1}
 
 
 def family(op: str) -> str:
-    """``"conv"``, ``"pool"``, ``"dense"``, ``"elementwise"`` or ``"mse"``."""
-    if op == "conv2d" or op.startswith("conv2d_"):
-        return "conv"
-    if op.endswith("_pool2d"):
-        return "pool"
-    if op in ("dense", "mse"):
-        return op
-    return "elementwise"
+    """``"conv"``, ``"pool"``, ``"dense"``, ``"elementwise"`` or ``"mse"`` (``OpSpec.family``)."""
+    return SPECS[op].family
 
 
 def supports(**declared: Any) -> Callable[[Any], Any]:
