@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gradcheck import schema
 from gradcheck.cli import main
 from gradcheck.records import Record
 from gradcheck.summary import TargetOutcome, format_table, op_verdicts, summarise, target_names
@@ -110,6 +111,8 @@ def test_many_targets_on_the_command_line(class_run, capsys):
     assert 'id="verdict"' in page and "syntax error" in page
     bob = json.loads((out / "bob-layers.json").read_text())
     assert bob["passed"] is False and bob["target"] == targets[1]
+    schema.validate(summary, "summary")
+    schema.validate(bob, "run")
 
 
 def test_json_and_report_with_several_targets_is_one_line_and_exit_status_2(class_run, capsys):
@@ -133,9 +136,11 @@ def test_many_targets_under_pytest_xdist(pytester, class_run):
     assert "gradcheck::alice-layers::" not in " ".join(ln for ln in res.stdout.lines if ln.startswith("FAILED"))
     assert "gradcheck: target × op" in text and "FAILED: 3 targets (1 failed, 1 load-error, 1 passed)" in text
     summary = json.loads((out / "summary.json").read_text())
+    schema.validate(summary, "summary")
     assert [t["status"] for t in summary["targets"]] == ["passed", "failed", "load-error"]
     for t in summary["targets"][:2]:  # every record came back from the workers: each target's run is whole
         run = json.loads((out / t["json"]).read_text())
+        schema.validate(run, "run")
         assert run["complete"] is True and {c["op"] for c in run["checks"]} == {"relu"}
     assert (out / "index.html").exists()
 
