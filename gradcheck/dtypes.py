@@ -35,7 +35,8 @@ def round_to(a: Any, dtype: str) -> np.ndarray:
     """``a`` rounded to ``dtype`` (to nearest, ties to even), as float64."""
     a = np.asarray(a, dtype=np.float64)
     if dtype != "bfloat16":
-        return a.astype(dtype).astype(np.float64)
+        with np.errstate(over="ignore"):  # beyond the dtype's range is inf, as the cast says
+            return a.astype(dtype).astype(np.float64)
     import torch
 
     return torch.from_numpy(a.copy()).to(torch.bfloat16).to(torch.float64).numpy()
