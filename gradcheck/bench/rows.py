@@ -125,7 +125,8 @@ def _verdicts(recs: dict) -> str:
                      for q, r in recs.items())
 
 
-def _floor_note(report: dict, counted: _Counted, t_fwd: float, ours_s: float | None) -> tuple[str, dict[str, Any]]:
+def _floor_note(report: dict, counted: _Counted, t_fwd: float, ours_s: float | None,
+                inside: float | None = None) -> tuple[str, dict[str, Any]]:
     colours = sum(r["colours"] for r in report.values())
     refined = sum(r["refined"] for r in report.values())
     per = counted.evaluations / colours
@@ -135,22 +136,26 @@ def _floor_note(report: dict, counted: _Counted, t_fwd: float, ours_s: float | N
             f"{counted.evaluations:.0f} evaluations, {per:.2f} a colour; one forward evaluation {t_fwd * 1e3:.2f} ms "
             f"(median of the calls made during the timed runs), so ours takes {ours_s / t_fwd:.0f} evaluations' time, "
             f"{ratio:.2f}x the floor of {2 * colours}" if ratio else "")
+    if inside is not None and text:
+        text += f"; {100 * inside:.0f}% of ours is spent inside the forward calls"
     return text, {"colours": colours, "refined_colours": refined, "forward_calls": counted.forwards,
                   "forward_evaluations": counted.evaluations, "evaluations_per_colour": per, "forward_s": t_fwd,
-                  "floor_ratio": ratio}
+                  "floor_ratio": ratio, "inside_forward_fraction": inside}
 
 
-def _timed_counted(case: Any, counted: _Counted, repeat: int) -> tuple[list[float], list[float]]:
+def _timed_counted(case: Any, counted: _Counted, repeat: int) -> tuple[list[float], list[float], list[float]]:
     """``repeat`` timed runs of the element-wise check through ``counted``: the run times and,
-    per run, the median time of one forward evaluation in it."""
+    per run, the median time of one forward evaluation in it and the time inside forward calls."""
     per: list[float] = []
+    inside: list[float] = []
 
     def once() -> None:
         counted.reset()
         G.elementwise_check(case, counted)
         per.append(counted.per_evaluation())
+        inside.append(sum(counted.durations))
 
-    return side_by_side(once, None, repeat, 0)[0], per
+    return side_by_side(once, None, repeat, 0)[0], per, inside
 
 
 def elementwise_row(s: Settings) -> Row:
@@ -165,11 +170,13 @@ def elementwise_row(s: Settings) -> Row:
     n = {q: case.inputs[q[1:]].size for q in recs}
     verdict: list[bool] = []
     per: list[float] = []
+    inside: list[float] = []
 
     def ours() -> None:
         counted.reset()
         G.elementwise_check(case, counted)
         per.append(counted.per_evaluation())
+        inside.append(sum(counted.durations))
 
     ours_t, anchor_t = side_by_side(ours, lambda: verdict.append(G.torch_gradcheck(case)), s.repeat, s.slow_repeat)
     row.ours_times, row.anchor_times = ours_t, anchor_t
@@ -177,7 +184,8 @@ def elementwise_row(s: Settings) -> Row:
     ours_ok = all(r.status == "pass" for r in recs.values())
     row.add_note(f"ours: every element of dx, dw, db ({sum(n.values())} estimates with error bounds) from "
                  f"{calls} forward calls, then compared with the backward: {_verdicts(recs)}")
-    floor, extra = _floor_note(report, counted, statistics.median(per), row.ours_s)
+    floor, extra = _floor_note(report, counted, statistics.median(per), row.ours_s,
+                               statistics.median(i / t for i, t in zip(inside, ours_t)))
     row.add_note(floor)
     row.add_note(f"{SLOW}: {'passed' if all(verdict) else 'FAILED'}; {len(anchor_t)} run(s) (slow), ours median of {len(ours_t)}")
     sp = row.speedup
@@ -198,10 +206,11 @@ def floor_row(s: Settings, name: str) -> Row:
     recs = G.elementwise_check(case, counted, report=report)
     calls, evaluations = counted.forwards, counted.evaluations
     colours = sum(r["colours"] for r in report.values())
-    row.ours_times, per = _timed_counted(case, counted, s.repeat)
+    row.ours_times, per, inside = _timed_counted(case, counted, s.repeat)
     row.anchor_times = [2 * colours * t for t in per]
     counted.forwards, counted.evaluations = calls, evaluations
-    floor, extra = _floor_note(report, counted, statistics.median(per), row.ours_s)
+    floor, extra = _floor_note(report, counted, statistics.median(per), row.ours_s,
+                               statistics.median(i / t for i, t in zip(inside, row.ours_times)))
     row.add_note(f"ours: {_verdicts(recs)}; {floor}; the anchor is 2 x {colours} colours x that time, run by run "
                  f"(medians of {len(row.ours_times)})")
     row.target_met = bool(extra["floor_ratio"] is not None and extra["floor_ratio"] <= 1.3
