@@ -365,7 +365,7 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
     if spec.kinks and cfg.kink_examples:
         # pooling and conv kink cases stay small: their routes cost one backward call per output
         small = {} if spec.activation and not spec.is_conv else {"max_batch": 2, "max_channels": 2}
-        kink_limits = {**limits, **small}
+        kink_limits = {**limits, **{k: min(v, limits.get(k, v)) for k, v in small.items()}}
         plans.append(_Plan("kink", evaluate_kink, [k for k in keys if k[1] == "subgradient" or k == ("forward", "torch")],
                            kink_limits, cfg.kink_examples, _designed(op, "kink", kink_limits, cfg)))
     for plan in plans:

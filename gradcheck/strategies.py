@@ -80,6 +80,11 @@ Pick = Callable[[int, int], int]
 Geometry = tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, int]]]
 
 
+def _fixed(pair: Any) -> tuple[int, int] | None:
+    """A ``fixed_*`` pair as ints (a layer's own geometry: the cases are drawn with it), or None."""
+    return None if pair is None else (int(pair[0]), int(pair[1]))
+
+
 def _conv(
     pick: Pick,
     *,
@@ -92,15 +97,23 @@ def _conv(
     max_dilation: int = 2,
     max_extra: int = 5,
     square: bool = False,
+    fixed_channels: int | None = None,
+    fixed_filters: int | None = None,
+    fixed_kernel: tuple[int, int] | None = None,
+    fixed_stride: tuple[int, int] | None = None,
+    fixed_padding: tuple[int, int] | None = None,
+    fixed_dilation: tuple[int, int] | None = None,
 ) -> Geometry | None:
     _check(max_batch=max_batch, max_channels=max_channels, max_filters=max_filters, max_kernel=max_kernel,
            max_stride=max_stride, max_dilation=max_dilation)
     _check(0, max_padding=max_padding, max_extra=max_extra)
-    n, c, d = pick(1, max_batch), pick(1, max_channels), pick(1, max_filters)
-    k = _pair(pick, 1, max_kernel)
-    dil = _pair(pick, 1, max_dilation, square)
-    pad = _pair(pick, 0, max_padding, square)
-    stride = _pair(pick, 1, max_stride, square)
+    n = pick(1, max_batch)
+    c = fixed_channels if fixed_channels is not None else pick(1, max_channels)
+    d = fixed_filters if fixed_filters is not None else pick(1, max_filters)
+    k = _fixed(fixed_kernel) or _pair(pick, 1, max_kernel)
+    dil = _fixed(fixed_dilation) or _pair(pick, 1, max_dilation, square)
+    pad = _fixed(fixed_padding) or _pair(pick, 0, max_padding, square)
+    stride = _fixed(fixed_stride) or _pair(pick, 1, max_stride, square)
     size = tuple(max(1, dl * (kk - 1) + 1 - 2 * p + pick(0, max_extra)) for kk, dl, p in zip(k, dil, pad))
     shapes = {"x": (n, c) + size, "w": (d, c) + k, "b": (d,)}
     params = {"stride": stride, "padding": pad, "dilation": dil}
@@ -115,14 +128,15 @@ def _conv(
 
 def _pool(
     pick: Pick, *, max_batch: int = 3, max_channels: int = 3, max_window: int = 4, max_stride: int = 3, max_extra: int = 5,
-    padding: bool = True, square: bool = False,
+    padding: bool = True, square: bool = False, fixed_window: tuple[int, int] | None = None,
+    fixed_stride: tuple[int, int] | None = None, fixed_padding: tuple[int, int] | None = None,
 ) -> Geometry | None:
     _check(max_batch=max_batch, max_channels=max_channels, max_window=max_window, max_stride=max_stride)
     _check(0, max_extra=max_extra)
     n, c = pick(1, max_batch), pick(1, max_channels)
-    k = _pair(pick, 1, max_window)
-    stride = _pair(pick, 1, max_stride, square)
-    pad = tuple(pick(0, kk // 2) if padding else 0 for kk in k)
+    k = _fixed(fixed_window) or _pair(pick, 1, max_window)
+    stride = _fixed(fixed_stride) or _pair(pick, 1, max_stride, square)
+    pad = _fixed(fixed_padding) or tuple(pick(0, kk // 2) if padding else 0 for kk in k)
     size = tuple(max(1, kk - 2 * p + pick(0, max_extra)) for kk, p in zip(k, pad))
     shapes = {"x": (n, c) + size}
     params = {"kernel_size": k, "stride": stride, "padding": pad}
@@ -131,9 +145,12 @@ def _pool(
     return shapes, params
 
 
-def _dense(pick: Pick, *, max_batch: int = 4, max_features: int = 6, max_outputs: int = 5) -> Geometry:
+def _dense(pick: Pick, *, max_batch: int = 4, max_features: int = 6, max_outputs: int = 5,
+           fixed_features: int | None = None, fixed_outputs: int | None = None) -> Geometry:
     _check(max_batch=max_batch, max_features=max_features, max_outputs=max_outputs)
-    n, f, k = pick(1, max_batch), pick(1, max_features), pick(1, max_outputs)
+    n = pick(1, max_batch)
+    f = fixed_features if fixed_features is not None else pick(1, max_features)
+    k = fixed_outputs if fixed_outputs is not None else pick(1, max_outputs)
     return {"x": (n, f), "w": (k, f), "b": (k,)}, {}
 
 
@@ -168,6 +185,9 @@ conv_geometry = _strategy(_conv, """Shapes ``{"x", "w", "b"}`` and params ``{"st
       exactly as large as the padded input.
     - ``square``: one stride, one padding and one dilation for both axes (conventions such as
       CS231n's ``conv_param`` have a single value); kernels and inputs stay non-square.
+    - ``fixed_channels``, ``fixed_filters``, ``fixed_kernel``, ``fixed_stride``,
+      ``fixed_padding``, ``fixed_dilation``: a layer's own geometry, drawn as given (an
+      ``nn.Conv2d`` instance); batch and input size are still drawn.
     """)
 pool_geometry = _strategy(_pool, """Shapes ``{"x"}`` and params ``{"kernel_size", "stride", "padding"}`` of a pooling op.
 
@@ -175,8 +195,10 @@ pool_geometry = _strategy(_pool, """Shapes ``{"x"}`` and params ``{"kernel_size"
     - ``max_stride``: strides below the window give overlapping windows, above it skipped rows.
     - ``padding``: whether to draw padding (at most half the window, as torch allows).
     - ``square``: one stride for both axes (CS231n's ``pool_param``); windows stay non-square.
+    - ``fixed_window``, ``fixed_stride``, ``fixed_padding``: a pooling layer's own geometry.
     """)
-dense_geometry = _strategy(_dense, """Shapes ``{"x": (N,F), "w": (K,F), "b": (K,)}``; no params.""")
+dense_geometry = _strategy(_dense, """Shapes ``{"x": (N,F), "w": (K,F), "b": (K,)}``; no params
+    (``fixed_features``, ``fixed_outputs``: a linear layer's own F and K).""")
 elementwise_geometry = _strategy(_elementwise, """Shape ``{"x": (N,C,H,W)}`` of an activation's input; no params.""")
 mse_geometry = _strategy(_mse, """Shapes ``{"y": (P,K), "t": (P,K)}`` of eq. 9's predictions and targets.""")
 
