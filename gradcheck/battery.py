@@ -29,7 +29,7 @@ from .lowprec import framework_allowed, is_low_precision
 from .compare import compare, describe_value
 from .ops import OpSpec
 from .oracles import ORACLES
-from .oracles.fd import convergence, directional, finite_differences
+from .oracles.fd import elementwise_check
 from .records import Record
 from .tolerances import magnitudes
 
@@ -136,11 +136,11 @@ class Runner:
                                                   dict(case.params)), "float64")
                 if not isinstance(out, np.ndarray):
                     raise BadReturn(f"{self.label} forward returned {describe_value(out)}")
+                want = tuple(self.spec.out_shape({k: np.shape(v) for k, v in inputs.items()}, case.params))
                 if out.shape != want:
                     raise BadReturn(f"{self.label} forward returned shape {out.shape}, expected {want}")
                 return out
 
-            want = tuple(self.spec.out_shape(case.shapes, case.params))
 
             return f
 
@@ -336,31 +336,35 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
         f"backward(-2·delta) is not -2·backward(delta): {r.message}" for r in lin_recs if r.status == "fail"])
 
     # Finite differences need the candidate's forward to be the op's shape; torch and scipy do not.
-    fd = screened = fwd = None
     if "forward" in well_formed:
         fwd = run.forward64()(case)
+        screened = None
         if case.size() > SCREEN_ABOVE and set(spec.grads) <= well_formed and not allowed:
-            screened = _screen(run, case, fwd, by_name)
+            screened = _screen(run, case, fwd, by_name, mags=mags)
         if screened is not None:
             out.update(screened)
         else:
-            fd = finite_differences(spec, case, fwd, forward_magnitude=mags["forward"])
-    for exp in [e for e in [fd] + truths if e is not None]:
+            independent = out.get(("batch-independence", "structure"))
+            kept: dict[str, Any] = {}
+            fd_recs = elementwise_check(spec, label, case, fwd, actual, mags=mags, dtype=dt, confirm_limit=CONFIRM_LIMIT,
+                                        stack=independent is not None and independent.status == "pass", bounds=allowed,
+                                        estimates=kept)
+            exp = kept["fd"]
+            for q, rec in fd_recs.items():
+                vacuous(rec, exp.grads[q], lambda z, q=q: compare(
+                    z, exp.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q], magnitude=mags[q],
+                    uncertainty=exp.uncertainty[q], dtype=dt, allowed=allowed.get(q)))
+                if allowed and not rec.message:
+                    rec.message = (f"finite differences of your forward on float64 inputs (cast up from {case.dtype}; "
+                                   "step and bound follow the precision it computes in)")
+                out[(q, "fd")] = rec
+    for exp in truths:
         for q, e in exp.grads.items():
             rec = compare(actual[q], e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
-                          uncertainty=exp.uncertainty.get(q), dtype=dt, allowed=allowed.get(q))
-            if rec.status == "fail" and exp.oracle == "fd" and case.size() <= CONFIRM_LIMIT:
-                single = finite_differences(spec, case, fwd, single=True, forward_magnitude=mags["forward"])
-                rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
-                              magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dt, allowed=allowed.get(q))
-            if rec.status == "fail" and rec.worst is not None and fwd is not None and q in well_formed:
-                rec.convergence = convergence(spec, case, fwd, q, tuple(rec.worst.index), rec.worst.actual)
+                          dtype=dt, allowed=allowed.get(q))
             vacuous(rec, e, lambda z, q=q, e=e, exp=exp: compare(
-                z, e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
-                uncertainty=exp.uncertainty.get(q), dtype=dt, allowed=allowed.get(q)))
-            if exp.oracle == "fd" and allowed and not rec.message:
-                rec.message = (f"finite differences of your forward on float64 inputs (cast up from {case.dtype}; "
-                               "step and bound follow the precision it computes in)")
+                z, e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q], dtype=dt,
+                allowed=allowed.get(q)))
             out[(q, exp.oracle)] = rec
     return out
 

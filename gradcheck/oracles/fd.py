@@ -273,7 +273,9 @@ def finite_differences(spec: OpSpec, case: Case, forward: Forward | None, *, sin
 
 def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, actual: dict[str, Any], *,
                       mags: dict[str, np.ndarray], dtype: str, confirm_limit: int, stack: bool = False,
-                      report: dict[str, Any] | None = None) -> dict[str, Record]:
+                      report: dict[str, Any] | None = None,
+                      bounds: dict[str, np.ndarray] | None = None,
+                      estimates: dict[str, Any] | None = None) -> dict[str, Record]:
     """The element-wise finite-difference check of every gradient of ``actual``.
 
     The coloured estimate, refined only where inconclusive against ``actual`` (module
@@ -293,6 +295,11 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
         The candidate's samples are independent (see :func:`finite_differences`).
     report : dict, optional
         Filled as :func:`finite_differences` fills it.
+    bounds : {"dx": ndarray, ...}, optional
+        Allowed errors that replace the dtype's rounding bound (low precision,
+        ``gradcheck.lowprec``).
+    estimates : dict, optional
+        Receives the :class:`Expected` the records were judged against, under ``"fd"``.
 
     Returns
     -------
@@ -303,7 +310,8 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
     K = spec.reduction(case.shapes, case.params)
     formed = {q: v for q, v in actual.items() if isinstance(v, np.ndarray) and v.shape == np.shape(mags[q])
               and np.issubdtype(v.dtype, np.floating)}
-    allowed = {q: allowed_error(q, mags[q], K[q], dtype) for q in formed}
+    bounds = bounds or {}
+    allowed = {q: (bounds[q] if q in bounds else allowed_error(q, mags[q], K[q], dtype)) for q in formed}
     exp = finite_differences(spec, case, forward, forward_magnitude=mags["forward"], against=formed, allowed=allowed,
                              stack=stack, report=report)
     assert exp is not None
@@ -311,16 +319,18 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
     out = {}
     for q in spec.grads:
         rec = compare(actual[q], exp.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q], magnitude=mags[q],
-                      uncertainty=exp.uncertainty[q], dtype=dtype)
+                      uncertainty=exp.uncertainty[q], dtype=dtype, allowed=bounds.get(q))
         if rec.status == "fail" and case.size() <= confirm_limit:
             single = single or finite_differences(spec, case, forward, single=True, forward_magnitude=mags["forward"],
                                                   against=formed, allowed=allowed)
             assert single is not None
             rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
-                          magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dtype)
+                          magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dtype, allowed=bounds.get(q))
         if rec.status == "fail" and rec.worst is not None and q in formed:
             rec.convergence = convergence(spec, case, forward, q, tuple(rec.worst.index), rec.worst.actual)
         out[q] = rec
+    if estimates is not None:
+        estimates["fd"] = exp  # what the records were judged against
     return out
 
 
