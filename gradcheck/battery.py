@@ -203,11 +203,12 @@ def _ulps(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.nanmax(u, initial=0.0))
 
 
-def vacuous(rec: Record, expected: np.ndarray, compare_zero: Callable[[np.ndarray], Record]) -> None:
+def vacuous(rec: Record, expected: np.ndarray, **judged: Any) -> None:
     """Mark a passing gradient record *vacuous* when an all-zero gradient would have passed as
     well (every expected value within the tolerance: a dead ReLU, a zero ``delta``, a dtype
-    whose tolerance exceeds the values): such a case could not have caught a wrong gradient."""
-    if rec.status == "pass" and compare_zero(np.zeros(np.shape(expected))).status == "pass":
+    whose tolerance exceeds the values): such a case could not have caught a wrong gradient.
+    ``judged``: the keyword arguments of the :func:`compare` that gave ``rec``."""
+    if rec.status == "pass" and compare(np.zeros(np.shape(expected)), expected, **judged).status == "pass":
         rec.vacuous = 1
 
 
@@ -351,20 +352,18 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
                                         estimates=kept)
             exp = kept["fd"]
             for q, rec in fd_recs.items():
-                vacuous(rec, exp.grads[q], lambda z, q=q: compare(
-                    z, exp.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q], magnitude=mags[q],
-                    uncertainty=exp.uncertainty[q], dtype=dt, allowed=allowed.get(q)))
+                vacuous(rec, exp.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q], magnitude=mags[q],
+                        uncertainty=exp.uncertainty[q], dtype=dt, allowed=allowed.get(q))
                 if allowed and not rec.message:
                     rec.message = (f"finite differences of your forward on float64 inputs (cast up from {case.dtype}; "
                                    "step and bound follow the precision it computes in)")
                 out[(q, "fd")] = rec
     for exp in truths:
         for q, e in exp.grads.items():
-            rec = compare(actual[q], e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q],
-                          dtype=dt, allowed=allowed.get(q))
-            vacuous(rec, e, lambda z, q=q, e=e, exp=exp: compare(
-                z, e, case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q], dtype=dt,
-                allowed=allowed.get(q)))
+            judged = dict(case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q], dtype=dt,
+                          allowed=allowed.get(q))
+            rec = compare(actual[q], e, **judged)
+            vacuous(rec, e, **judged)
             out[(q, exp.oracle)] = rec
     return out
 
