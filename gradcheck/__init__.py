@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "check", "assert_gradients", "supports", "RunConfig", "RunResult", "Record", "Unsupported",
            "LoadError"]
 
-from .adapters.base import LoadError, Unsupported
-from .adapters.constraints import supports
-from .api import assert_gradients, check
-from .config import RunConfig
-from .records import Record, RunResult
+from gradcheck.adapters.base import LoadError, Unsupported
+from gradcheck.adapters.constraints import supports
+from gradcheck.api import assert_gradients, check
+from gradcheck.config import RunConfig
+from gradcheck.records import Record, RunResult

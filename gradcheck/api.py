@@ -27,10 +27,10 @@ import time
 import types
 from typing import Any, Iterable, Mapping
 
-from .adapters.base import LoadError
-from .config import RunConfig
-from .protocol import PROTOCOL
-from .records import Record, RunResult
+from gradcheck.adapters.base import LoadError
+from gradcheck.config import RunConfig
+from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.records import Record, RunResult
 
 __all__ = ["check", "assert_gradients", "resolve"]
 
@@ -77,7 +77,7 @@ def _mapping(target: Mapping, api: str) -> Any:
     """A namespace with the convention's names for ``{op: (forward, backward)}``."""
     ns = types.SimpleNamespace()
     if api == "cs231n":
-        from .adapters.cs231n import OPS as names
+        from gradcheck.adapters.cs231n import OPS as names
     else:
         names = {op: (op, p.forward_name, p.backward_name) for op, p in PROTOCOL.items()}
     for key, value in target.items():
@@ -113,18 +113,18 @@ def resolve(target: Any, api: str = "native") -> tuple[str, Any]:
 
 
 def _adapter(obj: Any, name: str, api: str, cfg: RunConfig, op: str | None, weights: Mapping | None) -> Any:
-    from .adapters import APIS, load
+    from gradcheck.adapters import APIS, load
 
     if api not in APIS:
         raise LoadError(f"unknown api {api!r}; choose one of {', '.join(APIS)}")
     if obj is None:
         if api != "torch" or (op is None and weights is None):
             return load(name, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
-        from .adapters.loader import load_target
+        from gradcheck.adapters.loader import load_target
 
         obj = load_target(name)
     if api == "torch":
-        from .adapters.torch_adapter import TorchAdapter
+        from gradcheck.adapters.torch_adapter import TorchAdapter
 
         try:
             return TorchAdapter(obj, name, device=cfg.device, allow_tf32=cfg.allow_tf32, op=op,
@@ -133,15 +133,15 @@ def _adapter(obj: Any, name: str, api: str, cfg: RunConfig, op: str | None, weig
             raise LoadError(str(exc)) from None
     if cfg.device != "cpu":
         raise LoadError(f"device {cfg.device} needs api='torch' (numpy implementations run on the CPU)")
-    from .adapters.cs231n import CS231nAdapter
-    from .adapters.native import NativeAdapter
+    from gradcheck.adapters.cs231n import CS231nAdapter
+    from gradcheck.adapters.native import NativeAdapter
 
     return (NativeAdapter if api == "native" else CS231nAdapter)(obj, name)
 
 
 def _run_here(impl: Any, name: str, api: str, cfg: RunConfig) -> RunResult:
-    """The run of an adapter in this process (``gradcheck.runner.run_check`` without the load)."""
-    from .runner import check_ops, merge_coverage, select_ops, versions
+    """The run of an adapter in this process (``gradcheck.run.runner.run_check`` without the load)."""
+    from gradcheck.run.runner import check_ops, merge_coverage, select_ops, versions
 
     labels = select_ops(impl.ops(), cfg.ops)
     run = RunResult(target=name, api=api, complete=False)
@@ -199,7 +199,7 @@ def check(target: Any, api: str = "native", *, ops: str | Iterable[str] | None =
     ValueError
         For a malformed option.
     """
-    from .second_order_run import add_second_order
+    from gradcheck.run.second_order import add_second_order
 
     names = _ops(ops)
     if names is None and isinstance(target, Mapping):
@@ -212,7 +212,7 @@ def check(target: Any, api: str = "native", *, ops: str | Iterable[str] | None =
         raise ValueError(f"isolate=True: {name} cannot be loaded by name in a worker process"
                          + (" (weights= is given)" if weights is not None else ""))
     if not in_process:
-        from .runner import run_check
+        from gradcheck.run.runner import run_check
 
         try:
             run = run_check(name, api, cfg)
@@ -234,7 +234,7 @@ def check(target: Any, api: str = "native", *, ops: str | Iterable[str] | None =
 def _message(run: RunResult) -> str:
     """The terminal's account of a failed run: its summary, which holds one block per failing op
     and quantity (or the report's own per-failure function, where there is one)."""
-    from .report import terminal
+    from gradcheck.report import terminal
 
     block = getattr(terminal, "format_failure", None)
     if callable(block):
@@ -257,7 +257,7 @@ def assert_gradients(target: Any, api: str = "native", **kwargs: Any) -> RunResu
         The run, when it passed.
     """
     __tracebackhide__ = True  # pytest shows the message, not this frame
-    from .report.terminal import format_summary
+    from gradcheck.report.terminal import format_summary
 
     run = check(target, api, **kwargs)
     if not any(r.status == "pass" for r in run.records):

@@ -1,7 +1,7 @@
 """The ``gradcheck`` command line.
 
 - ``gradcheck check TARGET [TARGET ...]``: check an implementation (``reference`` for the built-in one),
-  or many at once with a summary of target × op (``gradcheck.summary``);
+  or many at once with a summary of target × op (``gradcheck.report.summary``);
 - ``gradcheck equations``: the ledger of the seed's numbered equations;
 - ``gradcheck bench``: the harness against ``torch.autograd.gradcheck`` and torch's kernels.
 
@@ -20,8 +20,8 @@ import sys
 import time
 from typing import Sequence
 
-from .dtypes import DTYPES
-from .argtypes import comma_list, non_negative_int, positive_float, positive_int
+from gradcheck.dtypes import DTYPES
+from gradcheck.argtypes import comma_list, non_negative_int, positive_float, positive_int
 
 __all__ = ["main", "build_parser"]
 
@@ -52,9 +52,9 @@ def default_report_path(target: str) -> str:
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
-    from .adapters import APIS
-    from .config import PROFILES
-    from .protocol import OP_NAMES
+    from gradcheck.adapters import APIS
+    from gradcheck.config import PROFILES
+    from gradcheck.ops.protocol import OP_NAMES
 
     p = sub.add_parser(
         "check",
@@ -116,7 +116,7 @@ def _output_problem(path: str) -> str | None:
 def _write_outputs(run, args) -> tuple[list[str], bool]:
     """Write the JSON and the HTML report; ``(notes, all written)``. A file that cannot be
     written is one line on stderr, and the others are still written."""
-    from .records import write_json_atomic
+    from gradcheck.records import write_json_atomic
 
     notes, ok = [], True
     for what, path in _outputs(args):
@@ -124,7 +124,7 @@ def _write_outputs(run, args) -> tuple[list[str], bool]:
             if what == "JSON":
                 write_json_atomic(path, run.to_dict())
             else:
-                from .report import write_html
+                from gradcheck.report import write_html
 
                 write_html(run, path)
         except OSError as exc:
@@ -136,16 +136,16 @@ def _write_outputs(run, args) -> tuple[list[str], bool]:
 
 
 def _summary(run) -> str:
-    from .report.terminal import format_summary
+    from gradcheck.report.terminal import format_summary
 
     return format_summary(run, color=sys.stdout.isatty())
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    from .adapters import LoadError
-    from .config import RunConfig
-    from .records import RunResult
-    from .runner import run_check
+    from gradcheck.adapters import LoadError
+    from gradcheck.config import RunConfig
+    from gradcheck.records import RunResult
+    from gradcheck.run.runner import run_check
 
     try:
         cfg = RunConfig(
@@ -155,7 +155,7 @@ def _run_check(args: argparse.Namespace) -> int:
         )
         if args.dtype == "bfloat16" and args.api != "torch":
             raise ValueError("--dtype bfloat16 needs --api torch: numpy has no bfloat16 (float16 works with every API)")
-        from .worker import memory_limit_bytes
+        from gradcheck.run.worker import memory_limit_bytes
 
         memory_limit_bytes(args.jobs)  # a malformed $GRADCHECK_MEMORY_LIMIT is bad input
     except ValueError as exc:
@@ -202,11 +202,11 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _add_second_order(run, args: argparse.Namespace, cfg, progress) -> None:
-    """torch.autograd.Function ops: the second-order checks (``gradcheck.second_order``)."""
+    """torch.autograd.Function ops: the second-order checks (``gradcheck.judge.second_order``)."""
     if args.api == "torch":
         import time
 
-        from .second_order_run import add_second_order
+        from gradcheck.run.second_order import add_second_order
 
         t0 = time.perf_counter()
         add_second_order(run, args.target, args.api, cfg, progress=progress)
@@ -215,7 +215,7 @@ def _add_second_order(run, args: argparse.Namespace, cfg, progress) -> None:
 
 def _run_many(args: argparse.Namespace, cfg) -> int:
     """Several targets (or ``--out``): each checked and written into the folder, then the summary."""
-    from .summary import run_many
+    from gradcheck.report.summary import run_many
 
     if args.json or args.report:
         sys.stderr.write("gradcheck: error: --json and --report name one target's files; with several targets (or "
@@ -239,7 +239,7 @@ def _run_many(args: argparse.Namespace, cfg) -> int:
     except OSError as exc:
         sys.stderr.write(f"gradcheck: error: could not write into {folder}: {exc.strerror or exc}\n")
         return 2
-    from .summary import format_table
+    from gradcheck.report.summary import format_table
 
     print(format_table(summary))
     print(f"summary: {os.path.join(folder, 'summary.json')}, {os.path.join(folder, 'index.html')}")
@@ -254,13 +254,13 @@ def _add_ledger(run, progress) -> int:
 
     Returns 130 when interrupted (the run is then marked incomplete), else 0.
     """
-    from .runner import sigterm_as_interrupt
+    from gradcheck.run.runner import sigterm_as_interrupt
 
     try:
         with sigterm_as_interrupt():
             if progress:
                 progress("checking the seed's equations for the report (gradcheck equations)")
-            from .ledger import run_ledger
+            from gradcheck.ledger import run_ledger
 
             run.ledger = run_ledger(progress=progress)
     except KeyboardInterrupt:
@@ -306,7 +306,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; the optional subcommands' modules are imported only when ``argv`` names them
     (``argv=None`` imports them all, as for a full ``--help``)."""
     parser = _Parser(prog="gradcheck", description="Gradient verification for convolution, activation and pooling layers.")
-    from . import __version__
+    from gradcheck import __version__
 
     parser.add_argument("--version", action="version", version=f"gradcheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -322,7 +322,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .config import keep_hypothesis_files_in_cache
+    from gradcheck.config import keep_hypothesis_files_in_cache
 
     keep_hypothesis_files_in_cache()  # no .hypothesis folder in the user's current one
     parser = build_parser(argv)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, settings
 
-from .dtypes import DTYPES
+from gradcheck.dtypes import DTYPES
 
 __all__ = ["RunConfig", "PROFILES", "hypothesis_settings", "default_profile", "hypothesis_storage",
            "keep_hypothesis_files_in_cache"]
@@ -35,7 +35,7 @@ class RunConfig:
     - ``timeout``: seconds one candidate call may take.
     - ``dtype``: the dtype the candidate is given (``float64``, ``float32``, ``float16`` or
       ``bfloat16``; the last needs the torch API: numpy has no bfloat16). float16 and bfloat16
-      are judged against torch's own error in the same dtype (``gradcheck.lowprec``).
+      are judged against torch's own error in the same dtype (``gradcheck.judge.lowprec``).
     - ``jobs``: ops checked at once, each in its own worker process.
     - ``deterministic``: repeated calls must be bitwise equal (by default they may differ within
       rounding, as kernels that sum in a varying order do; the spread is reported).

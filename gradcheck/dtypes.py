@@ -17,7 +17,7 @@ __all__ = ["DTYPES", "LOW_PRECISION", "Bfloat16Array", "round_to", "carry", "dty
 #: Every dtype a run may give the candidate.
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
-#: Dtypes judged against the framework's own error in the same dtype (``gradcheck.lowprec``).
+#: Dtypes judged against the framework's own error in the same dtype (``gradcheck.judge.lowprec``).
 LOW_PRECISION = ("float16", "bfloat16")
 
 _U = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}

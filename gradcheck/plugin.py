@@ -13,7 +13,7 @@ with a single target). Every record travels back to the controller, which writes
 whole: ``--gradcheck-json`` / ``--gradcheck-report`` for one target, ``--gradcheck-out DIR`` for
 each target's JSON and report plus ``summary.json`` and ``index.html``, and the target × op
 table in the terminal summary. Only options and hooks live here; the logic is in
-``gradcheck.session``, ``gradcheck.summary`` and ``gradcheck.report``.
+``gradcheck.run.session``, ``gradcheck.report.summary`` and ``gradcheck.report``.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from .dtypes import DTYPES
-from .records import Record
+from gradcheck.dtypes import DTYPES
+from gradcheck.records import Record
 
 _KEY = "gradcheck_record"
 
@@ -74,7 +74,7 @@ class _State:
     """The plugin's view of one pytest run: the targets, their names and (lazily) sessions."""
 
     def __init__(self, targets: list[str], api: str, cfg: Any, out: str | None):
-        from .summary import target_names
+        from gradcheck.report.summary import target_names
 
         self.targets, self.api, self.cfg, self.out = targets, api, cfg, out
         self.names = target_names(targets)
@@ -82,8 +82,8 @@ class _State:
         self.sessions: dict[str, Any] = {}  # name -> CheckSession or the LoadError's message
 
     def load(self) -> None:
-        from .adapters import LoadError
-        from .session import CheckSession
+        from gradcheck.adapters import LoadError
+        from gradcheck.run.session import CheckSession
 
         for target, name in zip(self.targets, self.names):
             if name in self.sessions:
@@ -106,7 +106,7 @@ class GradcheckItem(pytest.Item):
 
     def runtest(self) -> None:
         rec = self.check_session.record(self.label, self.quantity, self.oracle)
-        from .records import to_jsonable
+        from gradcheck.records import to_jsonable
 
         self.user_properties.append((_KEY, json.dumps({"target": self.target_name, "index": self.index,
                                                        "total": self.total, "record": to_jsonable(rec)})))
@@ -201,8 +201,8 @@ def pytest_configure(config: pytest.Config) -> None:
     patterns = config.getoption("--gradcheck-target")
     if not patterns:
         return
-    from .adapters import LoadError
-    from .config import RunConfig
+    from gradcheck.adapters import LoadError
+    from gradcheck.config import RunConfig
 
     ops = config.getoption("--gradcheck-ops")
     targets = _expand(patterns)
@@ -259,8 +259,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def _runs(state: _State) -> tuple[list[Any], dict[str, str]]:
     """The runs of the targets, built from the records that came back (in key order), and the
     load errors by target name."""
-    from .records import RunResult
-    from .runner import versions
+    from gradcheck.records import RunResult
+    from gradcheck.run.runner import versions
 
     got: dict[str, list[dict[str, Any]]] = {}
     errors: dict[str, str] = {}
@@ -283,9 +283,9 @@ def _runs(state: _State) -> tuple[list[Any], dict[str, str]]:
 
 
 def _write_many(state: _State, runs: list[Any], errors: dict[str, str]) -> dict[str, Any]:
-    from .records import write_json_atomic
-    from .report import write_html
-    from .summary import TargetOutcome, summarise, write_summary
+    from gradcheck.records import write_json_atomic
+    from gradcheck.report import write_html
+    from gradcheck.report.summary import TargetOutcome, summarise, write_summary
 
     outcomes = []
     for target, name, run in zip(state.targets, state.names, runs):
@@ -317,12 +317,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = runs[0]
     if run is None or not (json_path or html_path):
         return
-    from .records import write_json_atomic
+    from gradcheck.records import write_json_atomic
 
     if json_path:
         write_json_atomic(json_path, run.to_dict())
     if html_path:
-        from .report import write_html
+        from gradcheck.report import write_html
 
         write_html(run, html_path)
 
@@ -331,7 +331,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     summary = getattr(config, "_gradcheck_summary", None)
     if summary is None:
         return
-    from .summary import format_table
+    from gradcheck.report.summary import format_table
 
     terminalreporter.section("gradcheck: target × op")
     terminalreporter.write_line(format_table(summary))

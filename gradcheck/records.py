@@ -77,14 +77,14 @@ class Record:
     - ``status``: one of :data:`STATUSES`.
     - ``max_abs_err`` / ``max_rel_err``: over all examples run (``None`` when not numeric).
     - ``tolerance``: the relative tolerance applied (per element it also scales with the
-      magnitude of the terms summed; see ``gradcheck.tolerances``).
+      magnitude of the terms summed; see ``gradcheck.judge.tolerances``).
     - ``arrays``: for failures on small inputs, ``{"expected", "actual", "error"}`` nested
       lists (``error`` is ``|actual - expected| / tolerance`` per element, so > 1 is wrong).
     - ``convergence``: for gradient failures, ``[{"h": step, "err": fd error}, ...]``.
     - ``repro``: ``{"command": shell command, "python": snippet}``.
     - ``examples``: how many cases the check was judged on (``max_abs_err`` and friends are
       taken over all of them; ``worst`` and ``arrays`` over the counterexample alone).
-    - ``covered``: the coverage features (``gradcheck.coverage``) those cases reached.
+    - ``covered``: the coverage features (``gradcheck.cases.coverage``) those cases reached.
     - ``untested``: features the candidate accepts that no judged case reached (a pass with
       any is reported as ``partial``).
     - ``excluded``: ``{feature: reason}`` for features left out on purpose (the candidate's

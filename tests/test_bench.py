@@ -15,10 +15,10 @@ from gradcheck.bench import GROUPS, ROW_NAMES
 from gradcheck.bench import gradients as G
 from gradcheck.bench.timing import Row, side_by_side
 from gradcheck.cli import main
-from gradcheck.compare import compare
+from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.fd import finite_differences
-from gradcheck.tolerances import magnitudes
+from gradcheck.judge.tolerances import magnitudes
 
 FAST_ROWS = ["elementwise", "planted", "directional", "elementwise-133k", "elementwise-438k", "localise", "localise-correct",
              "conv2d", "max_pool2d-k2s2", "l2_pool2d-k3s2"]
@@ -131,7 +131,7 @@ def test_torch_slow_gradcheck_catches_the_planted_element_too():
 
 def test_the_coloured_estimate_locates_every_element_alone():
     """On a case too large for one-at-a-time confirmation, the coloured estimate itself locates the element."""
-    from gradcheck.battery import CONFIRM_LIMIT
+    from gradcheck.judge.battery import CONFIRM_LIMIT
 
     case = G.conv_case((1, 4, 32, 32), (4, 4, 3, 3), seed=5)
     assert case.size() > CONFIRM_LIMIT

@@ -1,5 +1,5 @@
 """The harness against the catalogue: every known bug flagged at its op and quantity, every
-correct variant passed (``gradcheck.catalogue``, candidates in ``tests/candidates/``)."""
+correct variant passed (``tests/catalogue.py``, candidates in ``tests/candidates/``)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gradcheck.catalogue import CATALOGUE, Entry, judge, run_ours
+from catalogue import CATALOGUE, Entry, judge, run_ours
 from gradcheck.records import Record, RunResult
 
 #: The command line: the installed console script, else the same entry point through -m.
@@ -31,7 +31,7 @@ def test_catalogue_entry(entry: Entry) -> None:
 
 
 def test_catalogue_is_well_formed() -> None:
-    from gradcheck.catalogue import CANDIDATES
+    from catalogue import CANDIDATES
     from gradcheck.ops import SPECS
 
     names = [e.name for e in CATALOGUE]

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from gradcheck.cases import SMALL_ARRAY, Case
-from gradcheck.compare import compare
+from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.records import Record
-from gradcheck.tolerances import magnitudes, tolerance_for
+from gradcheck.judge.tolerances import magnitudes, tolerance_for
 
 SHAPE = (2, 1, 2, 3)
 

@@ -1,7 +1,7 @@
 """What candidates say they support: declarations become strategy limits, ``Unsupported`` skips.
 
 Declarations (``GRADCHECK_CONSTRAINTS``, ``@gradcheck.supports``) map to the limits of
-``gradcheck.strategies`` in every adapter; a bad one is a load error naming the known keys.
+``gradcheck.cases.strategies`` in every adapter; a bad one is a load error naming the known keys.
 Cases a candidate declines with ``gradcheck.Unsupported`` (or ``NotImplementedError``) are
 skipped, counted and their features listed as excluded, never failed; a candidate that
 declines every case is not a pass.
@@ -20,7 +20,7 @@ import gradcheck
 from gradcheck.adapters import LoadError, load
 from gradcheck.adapters.constraints import combine, declared_limits
 from gradcheck.config import RunConfig
-from gradcheck.runner import run_check
+from gradcheck.run.runner import run_check
 
 CANDIDATES = Path(__file__).parent / "candidates"
 SMALL = {"max_examples": 4, "kink_examples": 1, "isolate": False}

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch")
 
 from gradcheck.config import RunConfig  # noqa: E402
-from gradcheck.runner import run_check  # noqa: E402
+from gradcheck.run.runner import run_check  # noqa: E402
 
 HERE = Path(__file__).parent / "cuda"
 

@@ -1,4 +1,4 @@
-"""gradcheck.diagnose: every recogniser on an error it must recognise and on one it must not.
+"""gradcheck.judge.diagnose: every recogniser on an error it must recognise and on one it must not.
 
 The positive examples are the bugs themselves (a candidate's value built the way the bug builds
 it) compared with torch's truth; the negative ones are errors of another shape, on which the
@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradcheck import diagnose as D
+from gradcheck.judge import diagnose as D
 from gradcheck.cases import Case
-from gradcheck.compare import compare
+from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.torch_oracle import torch_run
-from gradcheck.tolerances import magnitudes
+from gradcheck.judge.tolerances import magnitudes
 
 RNG = np.random.default_rng(7)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from gradcheck.adapters import load
-from gradcheck.battery import check_keys
+from gradcheck.judge.battery import check_keys
 from gradcheck.config import RunConfig
-from gradcheck.coverage import FEATURES, features_of
-from gradcheck.explore import check_op
+from gradcheck.cases.coverage import FEATURES, features_of
+from gradcheck.judge.search import check_op
 from gradcheck.ops import SPECS
 
 HERE = Path(__file__).parent / "multibug"
@@ -157,7 +157,7 @@ def test_a_check_whose_cases_missed_a_feature_is_partial_not_pass():
 
 
 def test_a_fault_of_the_harness_on_some_cases_does_not_end_the_search(monkeypatch):
-    import gradcheck.battery as battery
+    import gradcheck.judge.battery as battery
 
     real = battery.magnitudes
 
@@ -200,7 +200,7 @@ def test_summation_in_a_varying_order_passes_by_default_and_fails_deterministic(
 def _only(monkeypatch, case):
     from hypothesis import strategies as st
 
-    import gradcheck.explore as explore
+    import gradcheck.judge.search as explore
 
     monkeypatch.setattr(explore, "_designed", lambda *a, **k: [case])
     monkeypatch.setattr(explore, "cases", lambda *a, **k: st.just(case))

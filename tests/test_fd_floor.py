@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck import footprints
+from gradcheck.ops import footprints
 from gradcheck.cases import Case
 from gradcheck.ops import SPECS
 from gradcheck.oracles.fd import allowed_error, elementwise_check, finite_differences
 from gradcheck.oracles.torch_oracle import torch_run
-from gradcheck.strategies import cases
-from gradcheck.tolerances import magnitudes
+from gradcheck.cases.strategies import cases
+from gradcheck.judge.tolerances import magnitudes
 
 SMALL = {"max_batch": 2, "max_channels": 2, "max_extra": 3}
 CONV = {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1)}

@@ -1,10 +1,10 @@
-"""Folding one check's records over many cases (gradcheck.explore.merge)."""
+"""Folding one check's records over many cases (gradcheck.judge.search.merge)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gradcheck.explore import merge
+from gradcheck.judge.search import merge
 from gradcheck.records import Record
 
 

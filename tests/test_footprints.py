@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck import footprints
-from gradcheck.ops import SPECS
+from gradcheck.ops import footprints, SPECS
 from gradcheck.oracles.fd import finite_differences
 from gradcheck.oracles.torch_oracle import torch_run
-from gradcheck.strategies import cases
+from gradcheck.cases.strategies import cases
 
 SMALL = {"max_batch": 2, "max_channels": 2, "max_extra": 2}
 OPS = ["conv2d", "max_pool2d", "avg_pool2d", "l2_pool2d", "relu", "dense", "mse", "conv2d_tanh"]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 
-from gradcheck.ledger import STANDINGS, VERDICTS, cli, format_table, ledger_json, run_ledger
+from gradcheck.ledger import STANDINGS, VERDICTS, format_table, ledger_json, run_ledger, cli
 from gradcheck.ledger.verify import standing
 from gradcheck.ledger import pooling_rules as P
 from gradcheck.ledger import transcriptions as T

@@ -20,7 +20,7 @@ from gradcheck.adapters import LoadError, load
 from gradcheck.adapters.hints import convention_hint
 from gradcheck.adapters.loader import describe_import, load_target, package_root
 from gradcheck.cli import main
-from gradcheck.runner import select_ops
+from gradcheck.run.runner import select_ops
 
 CANDIDATES = Path(__file__).parent / "candidates"
 

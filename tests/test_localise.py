@@ -8,13 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck import footprints
-from gradcheck.ops import SPECS
+from gradcheck.ops import footprints, SPECS
 from gradcheck.oracles import fd
 from gradcheck.oracles.localise import locate, screen
 from gradcheck.oracles.torch_oracle import torch_run
-from gradcheck.strategies import smooth_case
-from gradcheck.tolerances import magnitudes
+from gradcheck.cases.strategies import smooth_case
+from gradcheck.judge.tolerances import magnitudes
 
 CONV = {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1)}
 POOL2 = {"kernel_size": (2, 2), "stride": (2, 2), "padding": (0, 0)}

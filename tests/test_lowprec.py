@@ -10,8 +10,8 @@ import pytest
 from gradcheck.adapters import load
 from gradcheck.config import RunConfig
 from gradcheck.dtypes import Bfloat16Array, carry, round_to
-from gradcheck.explore import _designed, check_op
-from gradcheck.lowprec import K_FRAMEWORK, error_ratios
+from gradcheck.judge.search import _designed, check_op
+from gradcheck.judge.lowprec import K_FRAMEWORK, error_ratios
 
 HERE = Path(__file__).parent / "lowprec"
 

@@ -10,8 +10,8 @@ from gradcheck.ops import SPECS
 from gradcheck.oracles import finite_differences, scipy_oracle, torch_oracle
 from gradcheck.oracles.fd import convergence, directional
 from gradcheck.oracles.torch_oracle import torch_run
-from gradcheck.strategies import cases
-from gradcheck.tolerances import magnitudes
+from gradcheck.cases.strategies import cases
+from gradcheck.judge.tolerances import magnitudes
 
 SMALL = {"max_batch": 2, "max_channels": 2, "max_extra": 3}
 

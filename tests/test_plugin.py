@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from gradcheck.battery import check_keys
+from gradcheck.judge.battery import check_keys
 from gradcheck.ops import SPECS
 
 pytest_plugins = ["pytester"]

@@ -13,11 +13,11 @@ import pytest
 
 import reference
 from gradcheck.adapters.native import NativeAdapter
-from gradcheck.battery import check_keys
+from gradcheck.judge.battery import check_keys
 from gradcheck.config import RunConfig
-from gradcheck.explore import check_op
+from gradcheck.judge.search import check_op
 from gradcheck.ops import SPECS
-from gradcheck.protocol import OP_NAMES
+from gradcheck.ops.protocol import OP_NAMES
 
 CFG = RunConfig(max_examples=6, kink_examples=4)
 

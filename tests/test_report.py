@@ -10,13 +10,7 @@ import numpy as np
 import pytest
 
 from gradcheck.records import STATUSES, Counterexample, Record, RunResult, Worst
-from gradcheck.report import (
-    format_summary,
-    render_html,
-    render_ledger_html,
-    write_html,
-    write_ledger_html,
-)
+from gradcheck.report import format_summary, render_html, render_ledger_html, write_html, write_ledger_html
 from gradcheck.report.latex import latex_to_html
 from gradcheck.report.svg import convergence_svg, error_heatmaps, fit_slope, to_nchw
 

@@ -25,14 +25,14 @@ import pytest
 
 import gradcheck
 from gradcheck.adapters import LoadError, load
-from gradcheck.battery import Runner, evaluate
+from gradcheck.judge.battery import Runner, evaluate
 from gradcheck.cases import SMALL_ARRAY, Case
 from gradcheck.config import RunConfig
 from gradcheck.ops import SPECS
 from gradcheck.records import Record, RunResult, to_jsonable, write_text_atomic
 from gradcheck.report import write_html
-from gradcheck.runner import run_check
-from gradcheck.worker import MEMORY_LIMIT_ENV, memory_limit_bytes, run_ops_isolated
+from gradcheck.run.runner import run_check
+from gradcheck.run.worker import MEMORY_LIMIT_ENV, memory_limit_bytes, run_ops_isolated
 
 BAD = Path(__file__).parent / "misbehaving"
 HARNESS_DIR = os.path.dirname(os.path.abspath(gradcheck.__file__))
@@ -213,9 +213,9 @@ def test_thread_left_running_by_the_candidate_does_not_keep_its_worker_alive():
 
 
 def test_import_that_never_finishes_is_a_load_error(monkeypatch):
-    import gradcheck.worker
+    import gradcheck.run.worker
 
-    monkeypatch.setattr(gradcheck.worker, "IMPORT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(gradcheck.run.worker, "IMPORT_TIMEOUT_S", 1.0)
     with pytest.raises(LoadError, match=r"import_hang.py did not finish within 1 s"):
         run_check(target("import_hang.py"), "native", RunConfig(ops=["relu"], profile="ci", timeout=1.0))
     assert not multiprocessing.active_children()
@@ -374,7 +374,7 @@ def test_interrupt_stops_and_writes_what_was_done_marked_incomplete(interrupted,
     ops = {c["op"] for c in data["checks"]}
     assert ops == {"relu"}, f"expected exactly the op finished before the signal, got {ops}"
     assert all(c["status"] in ("pass", "not-provided") for c in data["checks"])
-    from gradcheck.battery import check_keys
+    from gradcheck.judge.battery import check_keys
     from gradcheck.ops import SPECS
 
     assert len(data["checks"]) == len(check_keys(SPECS["relu"]))

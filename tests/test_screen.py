@@ -9,7 +9,7 @@ import numpy as np
 
 import reference
 from gradcheck.adapters.native import NativeAdapter
-from gradcheck.battery import SCREEN_ABOVE, Runner, evaluate
+from gradcheck.judge.battery import SCREEN_ABOVE, Runner, evaluate
 from gradcheck.cases import Case
 from gradcheck.ops import SPECS
 

@@ -9,7 +9,7 @@ import pytest
 
 from gradcheck.adapters.loader import load_target
 from gradcheck.config import RunConfig
-from gradcheck.second_order import check_function, defines_jvp, is_once_differentiable, second_order_keys
+from gradcheck.judge.second_order import check_function, defines_jvp, is_once_differentiable, second_order_keys
 
 pytest_plugins = ["pytester"]
 
@@ -102,7 +102,7 @@ def test_the_pytest_plugin_has_items_for_the_second_order_checks(pytester):
 
 
 def test_a_function_that_hangs_is_timed_out_in_its_watched_process(tmp_path):
-    from gradcheck.second_order_run import run_second_order
+    from gradcheck.run.second_order import run_second_order
 
     path = tmp_path / "hangs.py"
     path.write_text(

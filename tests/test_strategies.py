@@ -9,19 +9,10 @@ import torch
 from hypothesis import Phase, find, given, settings
 from numpy.lib.stride_tricks import sliding_window_view
 
-from gradcheck import strategies
+from gradcheck.cases import strategies
 from gradcheck.ops import SPECS
-from gradcheck.strategies import (
-    KINK_MARGIN,
-    cases,
-    conv_geometry,
-    dense_geometry,
-    elementwise_geometry,
-    geometry,
-    kink_ops,
-    mse_geometry,
-    pool_geometry,
-)
+from gradcheck.cases.strategies import KINK_MARGIN, cases, conv_geometry, dense_geometry, elementwise_geometry
+from gradcheck.cases.strategies import geometry, kink_ops, mse_geometry, pool_geometry
 
 KINK_OPS = ("relu", "conv2d_relu", "max_pool2d", "l2_pool2d")
 OP_KINDS = [(op, "smooth") for op in SPECS] + [(op, "kink") for op in KINK_OPS]

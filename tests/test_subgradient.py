@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from gradcheck.adapters.native import NativeAdapter
-from gradcheck.battery import Runner
+from gradcheck.judge.battery import Runner
 from gradcheck.ops import SPECS
-from gradcheck.strategies import cases
-from gradcheck.subgradient import MAX_ONE_HOT, evaluate_kink, project_simplex
+from gradcheck.cases.strategies import cases
+from gradcheck.judge.subgradient import MAX_ONE_HOT, evaluate_kink, project_simplex
 
 KINK_LIMITS = {"max_batch": 2, "max_channels": 2}  # as the explorer draws kink cases
 

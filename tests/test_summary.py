@@ -13,7 +13,7 @@ import pytest
 from gradcheck import schema
 from gradcheck.cli import main
 from gradcheck.records import Record
-from gradcheck.summary import TargetOutcome, format_table, op_verdicts, summarise, target_names
+from gradcheck.report.summary import TargetOutcome, format_table, op_verdicts, summarise, target_names
 
 pytest_plugins = ["pytester"]
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 import reference
 from gradcheck.cases import Case
-from gradcheck.compare import compare
+from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.torch_oracle import torch_run
-from gradcheck.strategies import cases
-from gradcheck.tolerances import TOLERANCES, UNIT_ROUNDOFF, gamma, magnitudes, tolerance_for
+from gradcheck.cases.strategies import cases
+from gradcheck.judge.tolerances import TOLERANCES, UNIT_ROUNDOFF, gamma, magnitudes, tolerance_for
 
 CONV = SPECS["conv2d"]
 QUANTITIES = ("forward", "dx", "dw", "db")

@@ -1,6 +1,6 @@
 """Adapters: one interface to an implementation, whatever convention it follows.
 
-- ``native``: the project's own protocol (``gradcheck.protocol``); ``reference/`` speaks it.
+- ``native``: the project's own protocol (``gradcheck.ops.protocol``); ``reference/`` speaks it.
 - ``cs231n``: the CS231n ``layers.py`` convention.
 - ``torch``: PyTorch callables differentiated by autograd, on CPU or CUDA.
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import BadReturn, CandidateError, Implementation, LoadError
-from .cs231n import CS231nAdapter
-from .loader import load_target
-from .native import NativeAdapter
-from .torch_adapter import TorchAdapter
+from gradcheck.adapters.base import BadReturn, CandidateError, Implementation, LoadError
+from gradcheck.adapters.cs231n import CS231nAdapter
+from gradcheck.adapters.loader import load_target
+from gradcheck.adapters.native import NativeAdapter
+from gradcheck.adapters.torch_adapter import TorchAdapter
 
 __all__ = ["APIS", "load", "Implementation", "LoadError", "CandidateError", "BadReturn"]
 
@@ -31,7 +31,7 @@ def load(target: str, api: str = "native", *, device: str = "cpu", allow_tf32: b
     if device != "cpu" and api != "torch":
         raise LoadError(f"--device {device} needs --api torch (numpy implementations run on the CPU)")
     obj = load_target(target)
-    from .hints import convention_hint
+    from gradcheck.adapters.hints import convention_hint
 
     hint = convention_hint(obj, target, api)
     if hint is not None:

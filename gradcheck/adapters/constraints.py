@@ -25,7 +25,7 @@ activations   ``batch``, ``channels``, ``size`` (int)
 mse           ``batch``, ``outputs`` (int)
 ============  ========================================================================
 
-:func:`declared_limits` maps them to the limits of ``gradcheck.strategies`` (``max_stride``,
+:func:`declared_limits` maps them to the limits of ``gradcheck.cases.strategies`` (``max_stride``,
 ``square``, ``padding``, ...); an unknown op or key, or a value of the wrong kind, is a
 :class:`~gradcheck.adapters.base.LoadError` naming the known ones. Cases outside the limits are
 never drawn; the records list the features they leave out as excluded.
@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..ops import SPECS
-from ..protocol import PROTOCOL
-from .base import LoadError
+from gradcheck.ops import SPECS
+from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.adapters.base import LoadError
 
 __all__ = ["DECLARATION", "ATTRIBUTE", "KEYS", "supports", "family", "declared_limits", "combine", "declaration_of",
            "limits_for"]
@@ -115,7 +115,7 @@ def declared_limits(op: str, declared: dict[str, Any], where: str) -> dict[str, 
     Returns
     -------
     dict
-        Limits for ``gradcheck.strategies`` (``{"max_dilation": 1, "square": True}``).
+        Limits for ``gradcheck.cases.strategies`` (``{"max_dilation": 1, "square": True}``).
 
     Raises
     ------

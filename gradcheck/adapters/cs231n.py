@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import BadReturn, FunctionTable, LoadError, call_candidate
-from .constraints import combine, limits_for
+from gradcheck.adapters.base import BadReturn, FunctionTable, LoadError, call_candidate
+from gradcheck.adapters.constraints import combine, limits_for
 
 __all__ = ["CS231nAdapter", "OPS"]
 

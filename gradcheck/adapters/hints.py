@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..protocol import PROTOCOL
-from .cs231n import _OPS as _CS231N_OPS
+from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.adapters.cs231n import _OPS as _CS231N_OPS
 
 __all__ = ["convention_names", "convention_hint"]
 

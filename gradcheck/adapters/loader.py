@@ -25,7 +25,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from .base import LoadError
+from gradcheck.adapters.base import LoadError
 
 __all__ = ["load_target", "split_target", "is_file_target", "package_root", "describe_import"]
 

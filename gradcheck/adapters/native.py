@@ -1,13 +1,13 @@
-"""The native protocol (``gradcheck.protocol``): plain functions on numpy arrays."""
+"""The native protocol (``gradcheck.ops.protocol``): plain functions on numpy arrays."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from ..protocol import PROTOCOL
-from .base import FunctionTable, LoadError, call_candidate
-from .constraints import limits_for
+from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.adapters.base import FunctionTable, LoadError, call_candidate
+from gradcheck.adapters.constraints import limits_for
 
 __all__ = ["NativeAdapter"]
 

@@ -10,7 +10,7 @@ its name (``MyMaxPool2d`` -> ``max_pool2d``) or its weights' shapes. A candidate
   as keywords;
 - a ``torch.autograd.Function`` subclass, called through ``apply`` with the hyper-parameters
   positional in protocol order; its hand-written backward is also checked to second order
-  (``gradcheck.second_order``);
+  (``gradcheck.judge.second_order``);
 - an ``nn.Module`` holding its own weights — an instance, a zero-argument factory, or a factory
   taking the geometry as ``nn.Conv2d`` does (``gradcheck.adapters.torch_module``); a pooling or
   activation module the same way;
@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import to_array, to_tensor
-from ..protocol import PROTOCOL
-from .base import BadReturn, LoadError, call_candidate
-from .constraints import combine, limits_for
-from .loader import split_target
-from .torch_module import WEIGHT_SHAPES, Layer, layer_of, recognise_op
+from gradcheck.dtypes import to_array, to_tensor
+from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.adapters.base import BadReturn, LoadError, call_candidate
+from gradcheck.adapters.constraints import combine, limits_for
+from gradcheck.adapters.loader import split_target
+from gradcheck.adapters.torch_module import WEIGHT_SHAPES, Layer, layer_of, recognise_op
 
 __all__ = ["TorchAdapter", "WEIGHTS_DECLARATION"]
 

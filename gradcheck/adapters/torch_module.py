@@ -26,10 +26,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..dtypes import dtype_of, to_tensor
-from ..protocol import PROTOCOL
-from .base import CandidateError, LoadError, Unsupported, call_candidate
-from .constraints import family
+from gradcheck.dtypes import dtype_of, to_tensor
+from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.adapters.base import CandidateError, LoadError, Unsupported, call_candidate
+from gradcheck.adapters.constraints import family
 
 __all__ = ["Layer", "recognise_op", "layer_of", "is_geometry_factory", "zero_argument_factory", "WEIGHT_SHAPES",
            "GEOMETRY_NAMES"]
@@ -272,9 +272,9 @@ def _fixed_limits(op: str, fixed: _Fixed) -> tuple[dict[str, Any], dict[str, Any
 
 
 def strategies_take(op: str, limits: dict[str, Any]) -> bool:
-    """Whether ``gradcheck.strategies`` draws geometries under ``limits`` (it may not know the
+    """Whether ``gradcheck.cases.strategies`` draws geometries under ``limits`` (it may not know the
     ``fixed_*`` limits yet)."""
-    from .. import strategies
+    from gradcheck.cases import strategies
 
     sample = getattr(strategies, "sample_geometry", None)
     if sample is None:

@@ -41,7 +41,7 @@ import sys
 import time
 from typing import Any
 
-from ..argtypes import comma_list, positive_int
+from gradcheck.argtypes import comma_list, positive_int
 
 __all__ = ["add_arguments", "run", "ROW_NAMES", "GROUPS"]
 
@@ -92,8 +92,8 @@ def _machine() -> dict[str, Any]:
 
 def _anchor(name: str) -> str:
     """The anchor a row is measured against."""
-    from .kernels import KERNELS
-    from .rows import FAST, FLOOR, SLOW
+    from gradcheck.bench.kernels import KERNELS
+    from gradcheck.bench.rows import FAST, FLOOR, SLOW
 
     fixed = {"elementwise": SLOW, "planted": SLOW, "directional": FAST, "elementwise-133k": FLOOR, "elementwise-438k": FLOOR,
              "localise": FAST, "localise-correct": FAST, "check": "none"}
@@ -101,9 +101,9 @@ def _anchor(name: str) -> str:
 
 
 def _one(name: str, settings: Any, ref: Any, ref_error: str | None):
-    from . import rows as R
-    from .kernels import KERNELS
-    from .timing import Row
+    from gradcheck.bench import rows as R
+    from gradcheck.bench.kernels import KERNELS
+    from gradcheck.bench.timing import Row
 
     gradient_rows = {"elementwise": R.elementwise_row, "planted": R.planted_row, "directional": R.directional_row,
                      "localise": R.localise_row, "localise-correct": R.localise_correct_row}
@@ -120,10 +120,10 @@ def _one(name: str, settings: Any, ref: Any, ref_error: str | None):
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected rows, print the table, write ``--json``. See the module docstring for exit statuses."""
-    from ..records import write_json_atomic
-    from .kernels import load_reference
-    from .rows import Settings
-    from .timing import Row, format_table, loadavg
+    from gradcheck.records import write_json_atomic
+    from gradcheck.bench.kernels import load_reference
+    from gradcheck.bench.rows import Settings
+    from gradcheck.bench.timing import Row, format_table, loadavg
 
     if args.json:
         folder = os.path.dirname(os.path.abspath(args.json))

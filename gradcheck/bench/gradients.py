@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from ..battery import CONFIRM_LIMIT, Runner
-from ..cases import Case
-from ..ops import SPECS
-from ..oracles import fd as FD
-from ..oracles import localise as LZ
-from ..records import Record
-from ..tolerances import magnitudes
+from gradcheck.judge.battery import CONFIRM_LIMIT, Runner
+from gradcheck.cases import Case
+from gradcheck.ops import SPECS
+from gradcheck.oracles import fd as FD
+from gradcheck.oracles import localise as LZ
+from gradcheck.records import Record
+from gradcheck.judge.tolerances import magnitudes
 
 __all__ = [
     "conv_case",
@@ -71,7 +71,7 @@ def torch_conv() -> Any:
     """``torch.nn.functional.conv2d`` behind the torch adapter."""
     import torch.nn.functional as F
 
-    from ..adapters.torch_adapter import TorchAdapter
+    from gradcheck.adapters.torch_adapter import TorchAdapter
 
     return TorchAdapter(_Holder(F.conv2d), "torch.nn.functional")
 
@@ -110,7 +110,7 @@ def planted_conv2d(quantity: str, index: tuple[int, ...], error: float = 0.5) ->
 
 def planted_adapter(quantity: str, index: tuple[int, ...]) -> Any:
     """The torch adapter around :func:`planted_conv2d`."""
-    from ..adapters.torch_adapter import TorchAdapter
+    from gradcheck.adapters.torch_adapter import TorchAdapter
 
     return TorchAdapter(_Holder(planted_conv2d(quantity, index)), "planted conv2d")
 
@@ -137,7 +137,7 @@ def elementwise_check(case: Case, impl: Any, *, report: dict[str, Any] | None = 
 def colours(case: Case) -> int:
     """Colours of conv2d's ``x``, ``w`` and ``b`` on ``case``: the element-wise check's floor is
     two forward evaluations per colour."""
-    from .. import footprints
+    from gradcheck.ops import footprints
 
     spec = SPECS["conv2d"]
     return sum(int(footprints.colours(spec.footprints[n], case.inputs[n].shape, case.params, case.shapes["w"]).max()) + 1

@@ -48,7 +48,7 @@ def inputs(kernel: Kernel, x_shape: tuple[int, int, int, int], w_shape: tuple[in
     conv2d: x (N, C, H, W), w (D, C, k1, k2), b (D,), delta (N, D, Ho, Wo); pools: x and delta
     (N, C, Ho, Wo).
     """
-    from ..ops import SPECS
+    from gradcheck.ops import SPECS
 
     rng = np.random.default_rng(seed)
     out = {"x": rng.standard_normal(x_shape)}

@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..battery import Runner
-from ..ops import SPECS
-from ..oracles import localise as LZ
-from . import gradients as G
-from . import kernels as K
-from .timing import Row, peak_rss_mb, side_by_side, timed, traced_peak_mb
+from gradcheck.judge.battery import Runner
+from gradcheck.ops import SPECS
+from gradcheck.oracles import localise as LZ
+from gradcheck.bench import gradients as G
+from gradcheck.bench import kernels as K
+from gradcheck.bench.timing import Row, peak_rss_mb, side_by_side, timed, traced_peak_mb
 
 __all__ = ["Settings", "elementwise_row", "planted_row", "directional_row", "floor_row", "localise_row",
            "localise_correct_row", "kernel_row", "check_row", "SLOW", "FAST", "FLOOR"]

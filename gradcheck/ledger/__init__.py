@@ -13,6 +13,6 @@ under another reading, or wrong in every reading tried.
 """
 from __future__ import annotations
 
-from .verify import STANDINGS, VERDICTS, check_entry, format_table, ledger_json, run_ledger
+from gradcheck.ledger.verify import STANDINGS, VERDICTS, check_entry, format_table, ledger_json, run_ledger
 
 __all__ = ["VERDICTS", "STANDINGS", "run_ledger", "format_table", "ledger_json", "check_entry"]

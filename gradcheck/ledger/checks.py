@@ -22,7 +22,7 @@ from hypothesis import settings as Settings
 from hypothesis.errors import NoSuchExample
 from hypothesis.strategies import SearchStrategy
 
-from .cases import Case
+from gradcheck.ledger.cases import Case
 
 __all__ = [
     "TOLERANCES",

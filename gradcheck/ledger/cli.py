@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from gradcheck.records import write_json_atomic
 
-from .verify import format_table, ledger_json, run_ledger
+from gradcheck.ledger.verify import format_table, ledger_json, run_ledger
 
 __all__ = ["add_arguments", "run"]
 

@@ -20,23 +20,13 @@ from typing import Callable
 
 import numpy as np
 
-from . import evaluations as V
-from . import oracles as O
-from . import pooling_rules as P
-from . import transcriptions as T
-from .cases import (
-    Case,
-    activation_cases,
-    dw_cases,
-    dx_cases,
-    forward_cases,
-    image_kernel_cases,
-    mse_cases,
-    multichannel_cases,
-    pool_cases,
-)
-from .checks import CaseClass, Oracle
-from .printed import LATEX, POOLING
+from gradcheck.ledger import evaluations as V
+from gradcheck.ledger import oracles as O
+from gradcheck.ledger import pooling_rules as P
+from gradcheck.ledger import transcriptions as T
+from gradcheck.ledger.cases import Case, activation_cases, dw_cases, dx_cases, forward_cases, image_kernel_cases, mse_cases, multichannel_cases, pool_cases
+from gradcheck.ledger.checks import CaseClass, Oracle
+from gradcheck.ledger.printed import LATEX, POOLING
 
 __all__ = ["Entry", "Corrected", "Alternative", "ENTRIES", "ENTRY_IDS"]
 

@@ -12,9 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import oracles as O
-from . import transcriptions as T
-from .cases import Case
+from gradcheck.ledger import oracles as O
+from gradcheck.ledger import transcriptions as T
+from gradcheck.ledger.cases import Case
 
 __all__ = [
     "tabulate",

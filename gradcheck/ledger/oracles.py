@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from scipy import signal
 
-from .cases import Case
+from gradcheck.ledger.cases import Case
 
 __all__ = [
     "ACTIVATIONS",

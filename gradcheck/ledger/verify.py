@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from .checks import TOLERANCES, ClassResult, check_class, finite_or_none
-from .entries import ENTRIES, Entry
+from gradcheck.ledger.checks import TOLERANCES, ClassResult, check_class, finite_or_none
+from gradcheck.ledger.entries import ENTRIES, Entry
 
 __all__ = ["VERDICTS", "STANDINGS", "check_entry", "run_ledger", "format_table", "ledger_json", "standing"]
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..cases import Case, Expected
-from ..ops import OpSpec
-from .fd import finite_differences
-from .scipy_oracle import scipy_oracle
-from .torch_oracle import torch_oracle
+from gradcheck.cases import Case, Expected
+from gradcheck.ops import OpSpec
+from gradcheck.oracles.fd import finite_differences
+from gradcheck.oracles.scipy_oracle import scipy_oracle
+from gradcheck.oracles.torch_oracle import torch_oracle
 
 __all__ = ["ORACLES", "Oracle", "finite_differences", "torch_oracle", "scipy_oracle"]
 

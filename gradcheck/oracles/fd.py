@@ -8,7 +8,7 @@ one step halving and Richardson extrapolation give a refined estimate and, from 
 of the two steps, a truncation estimate. A disagreement can so be told apart from
 finite-difference noise.
 
-Elements with disjoint footprints are perturbed together (``gradcheck.footprints``): a conv
+Elements with disjoint footprints are perturbed together (``gradcheck.ops.footprints``): a conv
 layer's ``x`` costs ``2 * C * k1 * k2`` forward evaluations, not ``2 * x.size``. ``single=True``
 perturbs one element at a time instead (used to confirm a disagreement and by tests).
 
@@ -17,7 +17,7 @@ Two options bring the element-wise check to that floor of two evaluations a colo
 - ``against`` (the candidate's gradients, with ``allowed`` their own tolerance): the step
   halving runs only for the colours where some element's first estimate ``g1`` disagrees with
   the candidate's value ``a`` beyond ``allowed + 2 r`` (``r`` the rounding bound). This changes
-  no verdict of :func:`gradcheck.compare.compare`: where ``|a - g1| <= t + 2 r`` (``t`` the
+  no verdict of :func:`gradcheck.judge.compare.compare`: where ``|a - g1| <= t + 2 r`` (``t`` the
   tolerance), the refined estimate ``R = (4 g2 - g1) / 3`` with its bound ``|g2 - g1| + r``
   would have passed too, for ``|a - R| <= |a - g1| + 4/3 |g2 - g1| <= t + 2 (|g2 - g1| + r)``.
   Colours left unrefined keep ``g1`` with the bound ``r``; refined ones get ``R`` with the
@@ -36,12 +36,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .. import footprints
-from ..dtypes import round_to, unit_roundoff
-from ..cases import Case, Expected
-from ..ops import OpSpec
-from ..records import Record
-from ..tolerances import magnitudes, tolerance_for
+from gradcheck.ops import footprints
+from gradcheck.dtypes import round_to, unit_roundoff
+from gradcheck.cases import Case, Expected
+from gradcheck.ops import OpSpec
+from gradcheck.records import Record
+from gradcheck.judge.tolerances import magnitudes, tolerance_for
 
 __all__ = ["finite_differences", "elementwise_check", "directional", "convergence", "Forward", "STACK_ELEMENTS",
            "colour_groups", "forward_rounding", "allowed_error"]
@@ -104,7 +104,7 @@ def forward_rounding(spec: OpSpec, case: Case, o0: np.ndarray, forward_magnitude
 
 
 def allowed_error(quantity: str, magnitude: np.ndarray, reduction: int, dtype: str) -> np.ndarray:
-    """The candidate's own tolerance per element, as :func:`gradcheck.compare.compare` allows
+    """The candidate's own tolerance per element, as :func:`gradcheck.judge.compare.compare` allows
     it before adding an oracle's uncertainty: ``atol + rtol(K) * M + normwise * max(M)``."""
     tol = tolerance_for(dtype, quantity)
     mag = np.asarray(magnitude, np.float64)
@@ -297,7 +297,7 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
         Filled as :func:`finite_differences` fills it.
     bounds : {"dx": ndarray, ...}, optional
         Allowed errors that replace the dtype's rounding bound (low precision,
-        ``gradcheck.lowprec``).
+        ``gradcheck.judge.lowprec``).
     estimates : dict, optional
         Receives the :class:`Expected` the records were judged against, under ``"fd"``.
 
@@ -305,7 +305,7 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
     -------
     {"dx": Record, ...}
     """
-    from ..compare import compare
+    from gradcheck.judge.compare import compare
 
     K = spec.reduction(case.shapes, case.params)
     formed = {q: v for q, v in actual.items() if isinstance(v, np.ndarray) and v.shape == np.shape(mags[q])

@@ -19,7 +19,7 @@ candidate's gradient, ``s`` a step of random sign and the finite-difference size
   probability ``2 exp(-Z**2 / 2)`` (``Z`` = :data:`Z`: below 1e-13), and never more than the
   worst case ``sum c_j``; plus the rounding of the sums themselves;
 - the candidate's own tolerance: its allowed errors ``|e_i| <= t_i`` (``t`` as
-  :func:`gradcheck.compare.compare` allows each element) were made before the signs were
+  :func:`gradcheck.judge.compare.compare` allows each element) were made before the signs were
   drawn, so ``sum e_i s_i`` is within ``Z sqrt(sum (t_i s_i)**2)`` but with the same
   probability (Hoeffding over the signs alone: no model needed), never more than
   ``sum t_i |s_i|``;
@@ -30,7 +30,7 @@ A test **agrees** when ``|d| <= bound`` from its first pair; as in ``fd``, the r
 would then agree as well, so only a first disagreement pays for the second pair.
 
 **Search.** Each differentiable input is tested whole. One that disagrees is halved along its
-colours (``gradcheck.footprints``; one colour holds elements with disjoint footprints): one
+colours (``gradcheck.ops.footprints``; one colour holds elements with disjoint footprints): one
 half is tested, the other half's discrepancy is the parent's minus the tested one's, and the
 half that disagrees is halved again (both, up to a budget, when both do). At a single colour
 the coloured central difference gives every element of the colour its own estimate and bound
@@ -50,12 +50,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import footprints
-from ..cases import Case
-from ..ops import OpSpec
-from ..records import Record, Worst
-from ..tolerances import magnitudes, tolerance_for
-from .fd import Forward, _coloured, _differences, _steps, allowed_error, colour_groups, directional, forward_rounding
+from gradcheck.ops import footprints
+from gradcheck.cases import Case
+from gradcheck.ops import OpSpec
+from gradcheck.records import Record, Worst
+from gradcheck.judge.tolerances import magnitudes, tolerance_for
+from gradcheck.oracles.fd import Forward, _coloured, _differences, _steps, allowed_error, colour_groups, directional, forward_rounding
 
 __all__ = ["Z", "BUDGET", "MOST", "SCREEN_FORWARDS", "SubsetTest", "Located", "Localisation", "locate", "subset_test",
            "screen", "describe"]

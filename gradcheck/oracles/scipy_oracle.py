@@ -20,8 +20,8 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage, signal, special
 
-from ..cases import Case, Expected
-from ..ops import OpSpec, conv_out_shape, pool_out_shape
+from gradcheck.cases import Case, Expected
+from gradcheck.ops import OpSpec, conv_out_shape, pool_out_shape
 
 __all__ = ["scipy_oracle", "conv_forward", "conv_grads"]
 

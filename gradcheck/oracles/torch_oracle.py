@@ -5,8 +5,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..cases import Case, Expected
-from ..ops import OpSpec
+from gradcheck.cases import Case, Expected
+from gradcheck.ops import OpSpec
 
 __all__ = ["torch_oracle", "torch_run"]
 

@@ -3,12 +3,7 @@
 All three render the same :class:`gradcheck.records.RunResult` (and ledger entries); none
 holds logic of its own about what passed or failed.
 """
-from gradcheck.report.html import (
-    render_html,
-    render_ledger_html,
-    write_html,
-    write_ledger_html,
-)
+from gradcheck.report.html import render_html, render_ledger_html, write_html, write_ledger_html
 from gradcheck.report.terminal import format_summary
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The HTML report: one self-contained file rendered from a :class:`RunResult`.
 
-Templates live in ``gradcheck/templates/`` and are rendered by Jinja2 with autoescaping on,
+Templates live in ``gradcheck/report/templates/`` and are rendered by Jinja2 with autoescaping on,
 so everything that comes from a record (names, messages, tracebacks, reprs) is escaped. The
 page has inline CSS and inline SVG only: no scripts, fonts, images or links outside itself.
 
@@ -21,24 +21,16 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
-from gradcheck.protocol import OP_NAMES
+from gradcheck.ops.protocol import OP_NAMES
 from gradcheck.records import STATUSES, Record, RunResult, write_text_atomic
 from gradcheck.report.latex import latex_to_html
 from gradcheck.adapters.loader import describe_import
 from gradcheck.report.marks import MARKS, ORACLE_ORDER, QUANTITY_ORDER, STATUS_WORDS, verdict_of
-from gradcheck.report.svg import (
-    HeatmapSet,
-    colorbar_svg,
-    convergence_svg,
-    error_heatmaps,
-    fit_slope,
-    scale_decades,
-    to_nchw,
-)
+from gradcheck.report.svg import HeatmapSet, colorbar_svg, convergence_svg, error_heatmaps, fit_slope, scale_decades, to_nchw
 
 __all__ = ["render_html", "write_html", "render_ledger_html", "write_ledger_html"]
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 #: One mark per status and the display orders, shared with the terminal summary.
 SYMBOLS = MARKS

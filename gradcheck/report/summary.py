@@ -16,8 +16,8 @@ import os
 import re
 from typing import Any, Callable, Iterable
 
-from .protocol import OP_NAMES
-from .records import Record, RunResult, write_json_atomic, write_text_atomic
+from gradcheck.ops.protocol import OP_NAMES
+from gradcheck.records import Record, RunResult, write_json_atomic, write_text_atomic
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "target_names", "op_verdicts", "summarise", "format_table", "render_index",
            "write_summary", "TargetOutcome", "run_many"]
@@ -209,9 +209,9 @@ def run_many(targets: list[str], api: str, cfg: Any, folder: str, *, report: boo
     import datetime as dt
     import time
 
-    from .adapters import LoadError
-    from .runner import run_check
-    from .second_order_run import add_second_order
+    from gradcheck.adapters import LoadError
+    from gradcheck.run.runner import run_check
+    from gradcheck.run.second_order import add_second_order
 
     names = target_names(targets)
     outcomes = [TargetOutcome(t, n) for t, n in zip(targets, names)]
@@ -238,7 +238,7 @@ def run_many(targets: list[str], api: str, cfg: Any, folder: str, *, report: boo
             o.json = f"{o.name}.json"
             write_json_atomic(os.path.join(folder, o.json), run.to_dict())
             if report:
-                from .report import write_html
+                from gradcheck.report import write_html
 
                 o.report = f"{o.name}.html"
                 write_html(run, os.path.join(folder, o.report))

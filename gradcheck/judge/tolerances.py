@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cases import Case
-from .ops import OpSpec
+from gradcheck.cases import Case
+from gradcheck.ops import OpSpec
 
 __all__ = ["Tolerance", "UNIT_ROUNDOFF", "TOLERANCES", "tolerance_for", "magnitudes", "gamma"]
 
@@ -68,7 +68,7 @@ def magnitudes(spec: OpSpec, case: Case) -> dict[str, np.ndarray]:
     ``|delta|``); elementwise activations contribute ``|f(x)| + |f'(x)|``, which also covers
     the cancellation in ``1 - tanh(x)**2`` and ``s (1 - s)``.
     """
-    from .oracles.torch_oracle import torch_run
+    from gradcheck.oracles.torch_oracle import torch_run
 
     absd = np.abs(case.delta)
     absin = {k: np.abs(v) for k, v in case.inputs.items()}
@@ -96,7 +96,7 @@ def magnitudes(spec: OpSpec, case: Case) -> dict[str, np.ndarray]:
 
 
 def _conv_spec() -> OpSpec:
-    from .ops import SPECS
+    from gradcheck.ops import SPECS
 
     return SPECS["conv2d"]
 

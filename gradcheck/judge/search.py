@@ -1,8 +1,8 @@
 """One op, many cases: every check gets the whole budget, then each failure is shrunk.
 
 For each op there are two plans: smooth cases go through the battery
-(``gradcheck.battery``), kink cases through the subgradient rules (``gradcheck.subgradient``).
-A plan's cases are the op's covering design (``gradcheck.coverage``: every pair of feature
+(``gradcheck.judge.battery``), kink cases through the subgradient rules (``gradcheck.judge.subgradient``).
+A plan's cases are the op's covering design (``gradcheck.cases.coverage``: every pair of feature
 values the candidate accepts) followed by the profile's hypothesis draws. Every case is
 judged by every check, whatever its siblings did before: a failure never ends the search, and
 neither does a fault of the harness (it becomes an error record of that case). The records of
@@ -27,16 +27,16 @@ from hypothesis import Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
 
-from .adapters.base import BadReturn, CandidateError, Unsupported
-from .battery import Key, Runner, check_keys, error_records, evaluate
-from .cases import Case
-from .config import RunConfig, hypothesis_settings
-from .coverage import FEATURES, KINK_FEATURES, design, features_of, kink_features_of, reachable
-from .ops import SPECS
-from .records import Record
-from .lowprec import is_low_precision
-from .strategies import cases, kink_case, limits_within, long_reduction, scales, smooth_case
-from .subgradient import evaluate_kink
+from gradcheck.adapters.base import BadReturn, CandidateError, Unsupported
+from gradcheck.judge.battery import Key, Runner, check_keys, error_records, evaluate
+from gradcheck.cases import Case
+from gradcheck.config import RunConfig, hypothesis_settings
+from gradcheck.cases.coverage import FEATURES, KINK_FEATURES, design, features_of, kink_features_of, reachable
+from gradcheck.ops import SPECS
+from gradcheck.records import Record
+from gradcheck.judge.lowprec import is_low_precision
+from gradcheck.cases.strategies import cases, kink_case, limits_within, long_reduction, scales, smooth_case
+from gradcheck.judge.subgradient import evaluate_kink
 
 __all__ = ["check_op", "CandidateTimeout", "coverage_of", "merge", "SHRINK_CALLS"]
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .dtypes import carry
-from .records import Counterexample
+from gradcheck.dtypes import carry
+from gradcheck.records import Counterexample
 
 __all__ = ["Case", "Expected", "SMALL_ARRAY"]
 

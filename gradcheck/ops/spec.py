@@ -8,9 +8,9 @@ with what the oracles and the comparison need to know about it:
 - ``out_shape``: the output shape from the input shapes and hyper-parameters.
 - ``footprints``: for each differentiable input, which outputs each element can move (used by
   the finite-difference oracle to perturb many elements in one forward evaluation; see
-  ``gradcheck.footprints``).
+  ``gradcheck.ops.footprints``).
 - ``reduction``: for the forward and each gradient, the length of the longest sum behind one
-  output element; tolerances grow with it (``gradcheck.tolerances``).
+  output element; tolerances grow with it (``gradcheck.judge.tolerances``).
 - ``kinks``: the stated kink policy of the op (``"relu"``, ``"max"``, ``"l2"`` or ``None``).
 
 Hyper-parameters are always normalised to ``(h, w)`` tuples of ints before they reach an op.
@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .protocol import PROTOCOL, OpProtocol
+from gradcheck.ops.protocol import PROTOCOL, OpProtocol
 
 __all__ = ["OpSpec", "SPECS", "conv_out_len", "pool_out_shape", "conv_out_shape"]
 

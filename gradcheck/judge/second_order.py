@@ -30,12 +30,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from .adapters.base import BadReturn, CandidateError, Unsupported, call_candidate
-from .adapters.constraints import combine, family
-from .cases import SMALL_ARRAY, Case
-from .config import RunConfig
-from .ops import SPECS
-from .records import Record, Worst
+from gradcheck.adapters.base import BadReturn, CandidateError, Unsupported, call_candidate
+from gradcheck.adapters.constraints import combine, family
+from gradcheck.cases import SMALL_ARRAY, Case
+from gradcheck.config import RunConfig
+from gradcheck.ops import SPECS
+from gradcheck.records import Record, Worst
 
 __all__ = ["KEYS_NOTE", "second_order_keys", "check_function", "is_once_differentiable", "defines_jvp", "ATOL", "RTOL",
            "STEP"]
@@ -119,7 +119,7 @@ def _preactivation(t: dict[str, Any], params: dict[str, Any]):
 def _cases(draw, op: str, limits: dict[str, Any]) -> Case:
     from hypothesis import assume
 
-    from .strategies import geometry
+    from gradcheck.cases.strategies import geometry
 
     shapes, params = draw(geometry(op, **limits))
     seed = draw(st.integers(0, 2**32 - 1))

@@ -1,7 +1,7 @@
 """Kinks and ties, as a stated policy.
 
 Finite differences are meaningless across a kink, so smooth cases keep clear of kinks
-(``gradcheck.strategies``) and kink cases — ReLU inputs exactly 0, pooling windows with tied
+(``gradcheck.cases.strategies``) and kink cases — ReLU inputs exactly 0, pooling windows with tied
 maxima, all-zero L2 windows — are judged here by the rules of subgradients instead. Any valid
 choice passes; anything outside the set of valid choices fails.
 
@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .battery import Key, Runner, error_records, repeat_differs, tolerance_dtype
-from .cases import Case
-from .dtypes import carry
-from .adapters.base import BadReturn, CandidateError
-from .compare import compare, describe_value
-from .oracles.torch_oracle import torch_run
-from .records import Record
-from .tolerances import magnitudes
+from gradcheck.judge.battery import Key, Runner, error_records, repeat_differs, tolerance_dtype
+from gradcheck.cases import Case
+from gradcheck.dtypes import carry
+from gradcheck.adapters.base import BadReturn, CandidateError
+from gradcheck.judge.compare import compare, describe_value
+from gradcheck.oracles.torch_oracle import torch_run
+from gradcheck.records import Record
+from gradcheck.judge.tolerances import magnitudes
 
 __all__ = ["evaluate_kink", "project_simplex", "MAX_ONE_HOT"]
 
@@ -162,7 +162,7 @@ def _g(v: float) -> str:
 
 def _relu_conventions(case: Case):
     """Gradients of conv2d+ReLU under f'(0) = 0, 1/2, 1."""
-    from .ops import SPECS
+    from gradcheck.ops import SPECS
 
     conv = SPECS["conv2d"]
     z, _ = torch_run(conv, case.inputs, case.params, np.zeros(conv.out_shape(case.shapes, case.params)))

@@ -9,9 +9,9 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from .adapters import LoadError, load
-from .config import RunConfig
-from .records import Record, RunResult
+from gradcheck.adapters import LoadError, load
+from gradcheck.config import RunConfig
+from gradcheck.records import Record, RunResult
 
 __all__ = ["run_check", "load_checked", "check_ops", "versions", "select_ops", "add_repro", "merge_coverage", "sigterm_as_interrupt"]
 
@@ -43,8 +43,8 @@ def select_ops(available: dict[str, str], wanted: list[str] | None) -> list[tupl
 
 
 def add_repro(rec: Record, target: str, api: str, cfg: RunConfig) -> None:
-    """Attach a command and a Python snippet that reproduce a failing record (``gradcheck.repro``)."""
-    from .repro import add_repro as attach
+    """Attach a command and a Python snippet that reproduce a failing record (``gradcheck.report.repro``)."""
+    from gradcheck.report.repro import add_repro as attach
 
     attach(rec, target, api, cfg)
 
@@ -83,7 +83,7 @@ def load_checked(target: str, api: str, cfg: RunConfig) -> Any:
     """The target through its adapter; with ``cfg.isolate`` loaded in a process of its own
     first, so import-time code that exits, crashes or hangs is a ``LoadError`` too."""
     if cfg.isolate:
-        from .worker import load_isolated
+        from gradcheck.run.worker import load_isolated
 
         return load_isolated(target, api, cfg)
     return load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
@@ -94,7 +94,7 @@ def check_ops(impl: Any, target: str, api: str, labels: list[tuple[str, str]], c
     """Check each ``(label, op)`` and hand its records (reproductions attached) and coverage to
     ``on_done``: ops the target lacks at once, without a candidate call; the others in watched
     workers with ``cfg.isolate``, else in this process."""
-    from .explore import check_op
+    from gradcheck.judge.search import check_op
 
     def done(label: str, records: list[Record], coverage: list) -> None:
         for r in records:
@@ -108,7 +108,7 @@ def check_ops(impl: Any, target: str, api: str, labels: list[tuple[str, str]], c
         else:
             provided.append((label, op))
     if cfg.isolate:
-        from .worker import run_ops_isolated
+        from gradcheck.run.worker import run_ops_isolated
 
         run_ops_isolated(target, api, provided, cfg, done)
     else:

@@ -27,10 +27,10 @@ import shlex
 import sys
 from typing import Any
 
-from .adapters.loader import is_file_target, package_root, split_target
-from .config import PROFILES, RunConfig
-from .protocol import PROTOCOL
-from .records import Record
+from gradcheck.adapters.loader import is_file_target, package_root, split_target
+from gradcheck.config import PROFILES, RunConfig
+from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.records import Record
 
 __all__ = ["add_repro", "command", "python_snippet"]
 

@@ -2,11 +2,11 @@
 
 The same record is the assertion message in pytest, a row in the terminal summary, an entry in
 the JSON report and a section of the HTML report. Records of one check over many
-cases are folded into one by ``gradcheck.explore``.
+cases are folded into one by ``gradcheck.judge.search``.
 
 A failing comparison's message is one line of figures (how many elements, the worst one, its
 error against what is allowed there), then one ``Pattern: ...`` line for each thing
-:mod:`gradcheck.diagnose` recognises in the error (a constant ratio, a border band, the kernel
+:mod:`gradcheck.judge.diagnose` recognises in the error (a constant ratio, a border band, the kernel
 flipped, the stride ignored ...). Structural comparisons (one call against another) get the
 figures only.
 """
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .cases import SMALL_ARRAY, Case
-from .diagnose import diagnose, diagnose_shape
-from .records import Record, Worst
-from .tolerances import tolerance_for
+from gradcheck.cases import SMALL_ARRAY, Case
+from gradcheck.judge.diagnose import diagnose, diagnose_shape
+from gradcheck.records import Record, Worst
+from gradcheck.judge.tolerances import tolerance_for
 
 __all__ = ["compare", "describe_value"]
 
@@ -79,7 +79,7 @@ def compare(
     of ``reduction`` terms, plus the oracle's own ``uncertainty``. ``expected_name`` is what the
     message calls the oracle's value (``"nearest valid"`` for a subgradient rule's projection).
     ``allowed`` (per element, absolute) replaces the dtype's rounding bound: low-precision
-    results are judged against the framework's own error (``gradcheck.lowprec``).
+    results are judged against the framework's own error (``gradcheck.judge.lowprec``).
     """
     op = case.op
     dtype = dtype or case.dtype

@@ -1,7 +1,7 @@
 """Low-precision verdicts: a float16 or bfloat16 result is judged against the framework's own
 error in the same dtype, measured on the same inputs.
 
-A rounding bound (``gradcheck.tolerances``) in bfloat16 is useless: ``gamma_K`` with
+A rounding bound (``gradcheck.judge.tolerances``) in bfloat16 is useless: ``gamma_K`` with
 ``u = 2**-8`` passes nearly anything once a sum has a few dozen terms. Instead, as
 FlashAttention's tests do, torch's own implementation of the op is run in the candidate's dtype
 (the case's inputs and upstream gradient are already values of that dtype) and its error
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .cases import Case
-from .dtypes import LOW_PRECISION, unit_roundoff
-from .ops import OpSpec
+from gradcheck.cases import Case
+from gradcheck.dtypes import LOW_PRECISION, unit_roundoff
+from gradcheck.ops import OpSpec
 
 __all__ = ["K_FRAMEWORK", "FLOOR", "framework_run", "framework_allowed", "is_low_precision"]
 
@@ -89,9 +89,9 @@ def error_ratios(impl: Any, label: str, op: str, dtype: str, cases: list[Case]) 
     """Per quantity, the largest ``|yours - truth| / E_torch`` over ``cases``: how many times
     torch's own error in ``dtype`` a candidate's error is (the measurement behind
     :data:`K_FRAMEWORK`)."""
-    from .battery import Runner
-    from .ops import SPECS
-    from .oracles.torch_oracle import torch_run
+    from gradcheck.judge.battery import Runner
+    from gradcheck.ops import SPECS
+    from gradcheck.oracles.torch_oracle import torch_run
 
     spec = SPECS[op]
     run = Runner(impl, label, spec)

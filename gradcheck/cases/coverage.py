@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cases import Case
-from .ops import SPECS
-from .strategies import Geometry, sample_geometry
+from gradcheck.cases import Case
+from gradcheck.ops import SPECS
+from gradcheck.cases.strategies import Geometry, sample_geometry
 
 __all__ = ["features_of", "kink_features_of", "FEATURES", "KINK_FEATURES", "design", "reachable", "DESIGN_POOL"]
 
@@ -138,7 +138,7 @@ def kink_features_of(case: Case) -> set[str]:
     if spec.kinks == "relu" and not spec.is_conv:
         return {"x = 0"} if (x == 0).any() else set()
     if spec.kinks == "relu":
-        from .oracles.scipy_oracle import conv_forward
+        from gradcheck.oracles.scipy_oracle import conv_forward
 
         z = conv_forward(case.inputs["x"], case.inputs["w"], case.inputs["b"], case.params)
         return {"pre-activation = 0"} if (z == 0).any() else set()

@@ -4,7 +4,7 @@ For a smooth case (:func:`evaluate`): the forward against torch and scipy; every
 against finite differences of the candidate's own forward, torch and scipy; and the structure
 of what came back (shapes and dtypes, finite values, inputs left alone, determinism, backward
 free of state left by other forward calls, linearity of backward in ``delta``, samples
-independent). Kink cases go to ``gradcheck.subgradient``.
+independent). Kink cases go to ``gradcheck.judge.subgradient``.
 
 The candidate is called in its natural order — forward on a case, then backward on the same
 case — before anything else; the calls that probe its structure come after, so a candidate
@@ -22,16 +22,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .adapters.base import BadReturn, CandidateError, Unsupported
-from .cases import Case
-from .dtypes import carry, dtype_of, round_to
-from .lowprec import framework_allowed, is_low_precision
-from .compare import compare, describe_value
-from .ops import OpSpec
-from .oracles import ORACLES
-from .oracles.fd import elementwise_check
-from .records import Record
-from .tolerances import magnitudes
+from gradcheck.adapters.base import BadReturn, CandidateError, Unsupported
+from gradcheck.cases import Case
+from gradcheck.dtypes import carry, dtype_of, round_to
+from gradcheck.judge.lowprec import framework_allowed, is_low_precision
+from gradcheck.judge.compare import compare, describe_value
+from gradcheck.ops import OpSpec
+from gradcheck.oracles import ORACLES
+from gradcheck.oracles.fd import elementwise_check
+from gradcheck.records import Record
+from gradcheck.judge.tolerances import magnitudes
 
 __all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner",
            "as_result", "vacuous"]
@@ -255,7 +255,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     K = spec.reduction(case.shapes, case.params)
     mags = magnitudes(spec, case)
     truths = [e for e in (oracle(spec, case, None) for name, oracle in ORACLES.items() if name != "fd") if e is not None]
-    # low precision: judged against torch's own error in the same dtype (gradcheck.lowprec)
+    # low precision: judged against torch's own error in the same dtype (gradcheck.judge.lowprec)
     allowed = framework_bounds(run, case, dt, truths)
 
     # The natural order first: forward on the case, then backward on the same case.
@@ -379,7 +379,7 @@ def _screen(run: Runner, case: Case, fwd, grads: dict[str, np.ndarray], *,
     confirmed: the caller then checks every element. ``mags``: ``magnitudes(spec, case)``,
     when the caller has it.
     """
-    from .oracles.localise import screen
+    from gradcheck.oracles.localise import screen
 
     return screen(run.spec, run.label, case, fwd, grads, dtype=tolerance_dtype(run.impl, run.label, case.dtype),
                   mags=mags, seed=case.seed or 0)

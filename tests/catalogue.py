@@ -6,7 +6,7 @@ oracle), the pairs that may fail with it (a wrong shape also fails ``shape-dtype
 ``(op, quantity, oracle)`` checks that must still pass (a forward bug with a consistent backward
 passes finite differences). A correct entry must pass with cases actually run.
 
-``python -m gradcheck.catalogue`` runs the harness (in-process, the ``ci`` profile unless told
+``python tests/catalogue.py`` runs the harness (in-process, the ``ci`` profile unless told
 otherwise) and ``torch.autograd.gradcheck`` (default settings, float64, slow and fast mode, on one
 fixed input per op, the candidate wrapped as a ``torch.autograd.Function``) over the catalogue
 and prints one row per entry, then the catch and false-alarm rates of each.
@@ -25,13 +25,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .config import RunConfig
-from .records import Record, RunResult
+from gradcheck.config import RunConfig
+from gradcheck.records import Record, RunResult
 
 __all__ = ["CANDIDATES", "Entry", "CATALOGUE", "judge", "run_ours", "run_torch", "torch_inputs", "main"]
 
 #: Where the candidate files live (in a source checkout).
-CANDIDATES = Path(__file__).resolve().parent.parent / "tests" / "candidates"
+CANDIDATES = Path(__file__).resolve().parent / "candidates"
 
 Pair = tuple[str, ...]  # (op, quantity) or (op, quantity, oracle)
 
@@ -166,7 +166,7 @@ def judge(entry: Entry, run: RunResult) -> list[str]:
 
 def run_ours(entry: Entry, max_examples: int | None = None, kink_examples: int | None = None) -> RunResult:
     """The harness on ``entry``, in this process."""
-    from .runner import run_check
+    from gradcheck.run.runner import run_check
 
     cfg = RunConfig(ops=list(entry.ops), max_examples=max_examples, kink_examples=kink_examples, isolate=False)
     return run_check(entry.path, entry.api, cfg)
@@ -233,7 +233,7 @@ def run_torch(entry: Entry, fast_mode: bool = False) -> str:
     """``"flagged"``, ``"passed"`` or ``"raised <Error>"`` for torch.autograd.gradcheck on ``entry``."""
     import torch
 
-    from .adapters.loader import load_target
+    from gradcheck.adapters.loader import load_target
 
     impl = load_target(entry.path)
     verdicts = []
@@ -270,7 +270,7 @@ def _rate(n: int, d: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gradcheck.catalogue", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tests/catalogue.py", description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, help="smooth cases per op (default: the ci profile's)")
     parser.add_argument("--kink-examples", type=int, help="kink cases per op (default: the ci profile's)")
     parser.add_argument("--only", default="", help="entries whose name contains this text")

@@ -10,7 +10,7 @@ dilation, overlapping pooling windows, non-square everything. Values are drawn o
   step never crosses a kink or a tie. Shrinking acts on the geometry and the seed.
 - ``kind="kink"``: small integers drawn by hypothesis, so ReLU inputs sit exactly on 0 and
   pooling windows hold ties (and all-zero L2 windows); these cases are judged by the
-  subgradient rules (``gradcheck.subgradient``), never by finite differences.
+  subgradient rules (``gradcheck.judge.subgradient``), never by finite differences.
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .cases import Case
-from .dtypes import round_to
-from .ops import SPECS, conv_out_shape, pool_out_shape
+from gradcheck.cases import Case
+from gradcheck.dtypes import round_to
+from gradcheck.ops import SPECS, conv_out_shape, pool_out_shape
 
 __all__ = [
     "KINK_MARGIN",
@@ -317,13 +317,13 @@ def smooth_case(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, A
     delta = rng.standard_normal(spec.out_shape(shapes, params))
     case = Case(op, inputs, params, _round(delta, dtype), kind="smooth", dtype=dtype, seed=seed)
     if spec.kinks == "relu" and spec.is_conv:
-        from .oracles.scipy_oracle import conv_forward
+        from gradcheck.oracles.scipy_oracle import conv_forward
 
         z = conv_forward(inputs["x"], inputs["w"], inputs["b"], params)
         if not np.abs(z).min() > KINK_MARGIN * float(np.abs(z).max()):  # clear of 0 on the scale of z
             return None
     if spec.kinks == "l2":
-        from .oracles.scipy_oracle import _pool_forward
+        from gradcheck.oracles.scipy_oracle import _pool_forward
 
         if not _pool_forward("l2", inputs["x"], params).min() > KINK_MARGIN * scale:
             return None
@@ -343,7 +343,7 @@ def kink_case(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, Any
     if spec.kinks == "relu" and not spec.is_conv:
         x.flat[0] = 0.0
     elif spec.kinks == "relu":
-        from .oracles.scipy_oracle import conv_forward
+        from gradcheck.oracles.scipy_oracle import conv_forward
 
         z = conv_forward(inputs["x"], inputs["w"], np.zeros_like(inputs["b"]), params)
         inputs["b"][0] = -z[0, 0, 0, 0]

@@ -1,9 +1,9 @@
-"""Second-order checks (``gradcheck.second_order``) of a run's ``torch.autograd.Function`` ops,
+"""Second-order checks (``gradcheck.judge.second_order``) of a run's ``torch.autograd.Function`` ops,
 in a watched process, added to the run's records.
 
 The process loads the target, says which op labels are Functions (their keys), then checks
 each; every candidate call is announced and bounded by ``cfg.timeout`` as in the main workers
-(``gradcheck.worker``): a call past its time, a crash or a silent process becomes ``error``
+(``gradcheck.run.worker``): a call past its time, a crash or a silent process becomes ``error``
 records of the op under way, and the run goes on. Objects that cannot be loaded by name (given
 to ``gradcheck.check`` directly) are checked in the calling process.
 """
@@ -16,10 +16,10 @@ import signal
 import time
 from typing import Any, Callable
 
-from .adapters.base import CandidateError, call_candidate, candidate_traceback
-from .config import RunConfig
-from .records import Record, RunResult
-from .second_order import check_function, second_order_keys
+from gradcheck.adapters.base import CandidateError, call_candidate, candidate_traceback
+from gradcheck.config import RunConfig
+from gradcheck.records import Record, RunResult
+from gradcheck.judge.second_order import check_function, second_order_keys
 
 __all__ = ["second_order_plan", "run_second_order", "add_second_order", "repro_second_order"]
 
@@ -65,7 +65,7 @@ def _child(conn: Any, target: str, api: str, labels: list[tuple[str, str]], cfg:
            run: bool) -> None:
     code = 0
     try:
-        from .worker import _DEFERRED, _cap_memory
+        from gradcheck.run.worker import _DEFERRED, _cap_memory
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)
@@ -73,7 +73,7 @@ def _child(conn: Any, target: str, api: str, labels: list[tuple[str, str]], cfg:
             _cap_memory(memory_limit)
         import torch
 
-        from .adapters import LoadError, load
+        from gradcheck.adapters import LoadError, load
 
         torch.set_num_threads(1)
         try:
@@ -116,7 +116,7 @@ def _child(conn: Any, target: str, api: str, labels: list[tuple[str, str]], cfg:
 def _watch(target: str, api: str, labels: list[tuple[str, str]], cfg: RunConfig, run: bool,
            on_done: Callable[[str, list[Record]], None] | None = None) -> tuple[dict[str, list[Key]], dict[str, list[Record]]]:
     """Run :func:`_child` and watch it: ``(plan, records by label)``."""
-    from .worker import _context, _died, _interrupts_deferred, _stop, memory_limit_bytes
+    from gradcheck.run.worker import _context, _died, _interrupts_deferred, _stop, memory_limit_bytes
 
     ctx = _context()
     ops = dict(labels)
@@ -197,7 +197,7 @@ def run_second_order(target: str, api: str, labels: list[tuple[str, str]], cfg: 
     if api != "torch":
         return {}
     if impl is None and not cfg.isolate:
-        from .adapters import load
+        from gradcheck.adapters import load
 
         impl = load(target, api, device=cfg.device, allow_tf32=cfg.allow_tf32)
     if impl is not None and hasattr(impl, "autograd_function"):
@@ -224,7 +224,7 @@ def repro_second_order(rec: Record, target: str, api: str, cfg: RunConfig, op: s
     if ce is None or ce.inputs is None:
         rec.repro = rec.repro or None
         return
-    from .ops import SPECS
+    from gradcheck.ops import SPECS
 
     spec = SPECS[op]
     names = [k for k in spec.inputs]

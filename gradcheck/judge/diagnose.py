@@ -1,6 +1,6 @@
 """Recognising the shape of an error: what a wrong value looks like, said in words.
 
-:func:`gradcheck.compare.compare` calls :func:`diagnose` (values) or :func:`diagnose_shape`
+:func:`gradcheck.judge.compare.compare` calls :func:`diagnose` (values) or :func:`diagnose_shape`
 (shapes) when a comparison fails, and adds what they recognise to the record's message, one
 ``Pattern: ...`` line each. Four kinds of recogniser:
 
@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .cases import Case
+from gradcheck.cases import Case
 
 __all__ = ["diagnose", "diagnose_shape", "EXPLANATIONS", "PATTERNS", "SHAPES", "MAX_EXPLAINED"]
 
@@ -53,8 +53,8 @@ _LAST: dict[str, Any] = {"case": None, "runs": {}}
 
 def _truth(case: Case, inputs: dict[str, np.ndarray], params: dict[str, Any], delta: np.ndarray, variant: str):
     """torch's (forward, gradients) of ``case.op`` on a variant of ``case``, remembered for the case."""
-    from .ops import SPECS
-    from .oracles.torch_oracle import torch_run
+    from gradcheck.ops import SPECS
+    from gradcheck.oracles.torch_oracle import torch_run
 
     if _LAST["case"] is not case:
         _LAST["case"], _LAST["runs"] = case, {}
@@ -122,7 +122,7 @@ def explain_transposed(actual, expected, bound, case: Case, quantity: str) -> st
 
 def _embedded(case: Case, params: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray] | None:
     """``params`` with the upstream gradient laid into the top-left corner of their output grid."""
-    from .ops import SPECS
+    from gradcheck.ops import SPECS
 
     shape = tuple(SPECS[case.op].out_shape(case.shapes, params))
     d = case.delta

@@ -4,7 +4,7 @@ Each op is checked in a fresh worker (started from a fork server that has numpy,
 harness already imported, so a start costs milliseconds). The worker announces every candidate
 call to the parent and arms a timer around it:
 
-- a call that raises is an ``error`` record (``gradcheck.battery``), and the run goes on;
+- a call that raises is an ``error`` record (``gradcheck.judge.battery``), and the run goes on;
 - a call that runs past ``timeout`` seconds is interrupted by ``SIGALRM`` in the worker; one
   stuck in native code, where the signal cannot land, is killed by the parent a little later
   (2 to 10 s, depending on ``timeout``); either way the op's unfinished checks become
@@ -37,9 +37,9 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Iterator
 
-from .adapters.base import CandidateError, candidate_traceback
-from .config import RunConfig
-from .records import Record
+from gradcheck.adapters.base import CandidateError, candidate_traceback
+from gradcheck.config import RunConfig
+from gradcheck.records import Record
 
 __all__ = ["run_ops_isolated", "load_isolated", "LoadedTarget", "memory_limit_bytes", "MEMORY_LIMIT_ENV"]
 
@@ -144,8 +144,8 @@ def _cap_memory(limit: int | None) -> None:
 
 def _check_in_worker(conn: Connection, target: str, api: str, label: str, op: str, cfg: RunConfig, threads: int,
                      memory_limit: int | None) -> tuple[list[Record], list]:
-    from .adapters import load
-    from .explore import CandidateTimeout, check_op
+    from gradcheck.adapters import load
+    from gradcheck.judge.search import CandidateTimeout, check_op
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)  # blocked while the worker was being started
@@ -219,7 +219,7 @@ def _context() -> mp.context.BaseContext:
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["numpy", "torch", "hypothesis", "scipy.signal", "gradcheck.explore"])
+        ctx.set_forkserver_preload(["numpy", "torch", "hypothesis", "scipy.signal", "gradcheck.judge.search"])
         _quiet_forkserver()
         return ctx
     return mp.get_context("spawn")
@@ -239,8 +239,8 @@ def _died(proc: mp.process.BaseProcess) -> str:
 
 
 def _lost(label: str, op: str, message: str, tb: str | None = None) -> list[Record]:
-    from .battery import check_keys
-    from .ops import SPECS
+    from gradcheck.judge.battery import check_keys
+    from gradcheck.ops import SPECS
 
     return [Record(label, q, o, "error", message=message, traceback=tb) for q, o in check_keys(SPECS[op])]
 
@@ -381,7 +381,7 @@ def _probe_main(conn: Connection, target: str, api: str, device: str, allow_tf32
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _DEFERRED)
         if device == "cpu":
             _cap_memory(memory_limit)
-        from .adapters import LoadError, load
+        from gradcheck.adapters import LoadError, load
 
         try:
             impl = load(target, api, device=device, allow_tf32=allow_tf32)
@@ -418,7 +418,7 @@ def load_isolated(target: str, api: str, cfg: RunConfig) -> LoadedTarget:
     within ``max(cfg.timeout, IMPORT_TIMEOUT_S)`` seconds. Raises ``KeyboardInterrupt`` through
     after stopping the process.
     """
-    from .adapters import LoadError
+    from gradcheck.adapters import LoadError
 
     memory_limit = memory_limit_bytes(cfg.jobs)
     ctx = _probe_context()

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .battery import check_keys
-from .config import RunConfig
-from .ops import SPECS
-from .records import Record
-from .runner import check_ops, load_checked, select_ops
+from gradcheck.judge.battery import check_keys
+from gradcheck.config import RunConfig
+from gradcheck.ops import SPECS
+from gradcheck.records import Record
+from gradcheck.run.runner import check_ops, load_checked, select_ops
 
 __all__ = ["CheckSession"]
 
@@ -15,9 +15,9 @@ __all__ = ["CheckSession"]
 class CheckSession:
     """Loads a target once; checks an op the first time one of its records is asked for.
 
-    ``isolate`` runs each op in a watched worker process (``gradcheck.worker``), as the
+    ``isolate`` runs each op in a watched worker process (``gradcheck.run.worker``), as the
     command line does. ``torch.autograd.Function`` ops of the torch API also have the
-    second-order checks (``gradcheck.second_order``), run the first time one is asked for.
+    second-order checks (``gradcheck.judge.second_order``), run the first time one is asked for.
 
     Raises
     ------
@@ -26,7 +26,7 @@ class CheckSession:
     """
 
     def __init__(self, target: str, api: str, cfg: RunConfig):
-        from .second_order_run import second_order_plan
+        from gradcheck.run.second_order import second_order_plan
 
         self.target, self.api, self.cfg = target, api, cfg
         self.impl = load_checked(target, api, cfg)  # isolated: a crashing import cannot end pytest
@@ -54,7 +54,7 @@ class CheckSession:
         check_ops(self.impl, self.target, self.api, [(label, op)], self.cfg, on_done)
 
     def _run_second(self, label: str, op: str) -> None:
-        from .second_order_run import repro_second_order, run_second_order
+        from gradcheck.run.second_order import repro_second_order, run_second_order
 
         records = run_second_order(self.target, self.api, [(label, op)], self.cfg).get(label, [])
         for r in records:
