@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 
 from gradcheck.adapters.base import LoadError
 from gradcheck.config import RunConfig
-from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.ops import PROTOCOL
 from gradcheck.records import Record, RunResult
 
 __all__ = ["check", "assert_gradients", "resolve"]
@@ -77,9 +77,11 @@ def _mapping(target: Mapping, api: str) -> Any:
     """A namespace with the convention's names for ``{op: (forward, backward)}``."""
     ns = types.SimpleNamespace()
     if api == "cs231n":
-        from gradcheck.adapters.cs231n import OPS as names
+        from gradcheck.adapters.cs231n import OPS
+
+        names = {label: (c.forward, c.backward) for label, (_, c) in OPS.items()}
     else:
-        names = {op: (op, p.forward_name, p.backward_name) for op, p in PROTOCOL.items()}
+        names = {op: (p.forward_name, p.backward_name) for op, p in PROTOCOL.items()}
     for key, value in target.items():
         if key not in names:
             raise LoadError(f"unknown op {key!r} in the mapping; choose from {', '.join(names)}")
@@ -88,7 +90,7 @@ def _mapping(target: Mapping, api: str) -> Any:
             continue
         if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(callable(v) for v in value)):
             raise LoadError(f"the mapping's {key!r} must be a pair (forward, backward) of functions")
-        _, fwd, bwd = names[key]
+        fwd, bwd = names[key]
         setattr(ns, fwd, value[0])
         setattr(ns, bwd, value[1])
     return ns

@@ -54,7 +54,7 @@ def default_report_path(target: str) -> str:
 def _add_check(sub: argparse._SubParsersAction) -> None:
     from gradcheck.adapters import APIS
     from gradcheck.config import PROFILES
-    from gradcheck.ops.protocol import OP_NAMES
+    from gradcheck.ops import OP_NAMES
 
     p = sub.add_parser(
         "check",

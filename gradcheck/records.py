@@ -77,7 +77,7 @@ class Record:
     - ``status``: one of :data:`STATUSES`.
     - ``max_abs_err`` / ``max_rel_err``: over all examples run (``None`` when not numeric).
     - ``tolerance``: the relative tolerance applied (per element it also scales with the
-      magnitude of the terms summed; see ``gradcheck.judge.tolerances``).
+      magnitude of the terms summed; see ``gradcheck.tolerances``).
     - ``arrays``: for failures on small inputs, ``{"expected", "actual", "error"}`` nested
       lists (``error`` is ``|actual - expected| / tolerance`` per element, so > 1 is wrong).
     - ``convergence``: for gradient failures, ``[{"h": step, "err": fd error}, ...]``.

@@ -18,7 +18,7 @@ from gradcheck.cli import main
 from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.fd import finite_differences
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 FAST_ROWS = ["elementwise", "planted", "directional", "elementwise-133k", "elementwise-438k", "localise", "localise-correct",
              "conv2d", "max_pool2d-k2s2", "l2_pool2d-k3s2"]

@@ -10,7 +10,8 @@ from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.records import Record
-from gradcheck.judge.tolerances import magnitudes, tolerance_for
+from gradcheck.oracles.magnitudes import magnitudes
+from gradcheck.tolerances import tolerance_for
 
 SHAPE = (2, 1, 2, 3)
 

@@ -14,7 +14,7 @@ from gradcheck.cases import Case
 from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.torch_oracle import torch_run
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 RNG = np.random.default_rng(7)
 

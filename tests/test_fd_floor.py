@@ -14,7 +14,7 @@ from gradcheck.ops import SPECS
 from gradcheck.oracles.fd import allowed_error, elementwise_check, finite_differences
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.cases.strategies import cases
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 SMALL = {"max_batch": 2, "max_channels": 2, "max_extra": 3}
 CONV = {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1)}

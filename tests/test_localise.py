@@ -13,7 +13,7 @@ from gradcheck.oracles import fd
 from gradcheck.oracles.localise import locate, screen
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.cases.strategies import smooth_case
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 CONV = {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1)}
 POOL2 = {"kernel_size": (2, 2), "stride": (2, 2), "padding": (0, 0)}

@@ -11,7 +11,7 @@ from gradcheck.oracles import finite_differences, scipy_oracle, torch_oracle
 from gradcheck.oracles.fd import convergence, directional
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.cases.strategies import cases
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 SMALL = {"max_batch": 2, "max_channels": 2, "max_extra": 3}
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from numpy.testing import assert_allclose, assert_array_equal
 
 import reference as R
-from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.ops import PROTOCOL
 
 F64 = {"rtol": 1e-11, "atol": 1e-12}
 F32 = {"rtol": 2e-4, "atol": 2e-5}

@@ -17,7 +17,7 @@ from gradcheck.judge.battery import check_keys
 from gradcheck.config import RunConfig
 from gradcheck.judge.search import check_op
 from gradcheck.ops import SPECS
-from gradcheck.ops.protocol import OP_NAMES
+from gradcheck.ops import OP_NAMES
 
 CFG = RunConfig(max_examples=6, kink_examples=4)
 

@@ -126,7 +126,7 @@ def test_subgradient_snippet_does_not_call_torch_the_truth(catalogue_runs):
 def test_cs231n_dense_snippet_uses_the_candidates_layout(catalogue_runs):
     rec = next(r for r in catalogue_runs["cs231n_affine_dw_transposed"] if r.status == "fail" and r.quantity == "dw")
     code = rec.repro["python"]
-    assert "# (F, K), as affine_forward takes it" in code and "t['x'] @ t['w'] + t['b']" in code
+    assert "# transposed, as affine_forward takes it" in code and "F.linear(t['x'], t['w'].T, t['b'])" in code
 
 
 # -- conventions written by hand ------------------------------------------------------------------

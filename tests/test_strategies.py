@@ -11,12 +11,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from gradcheck.cases import strategies
 from gradcheck.ops import SPECS
-from gradcheck.cases.strategies import KINK_MARGIN, cases, conv_geometry, dense_geometry, elementwise_geometry
-from gradcheck.cases.strategies import geometry, kink_ops, mse_geometry, pool_geometry
+from gradcheck.cases.strategies import KINK_MARGIN, cases
+from gradcheck.cases.strategies import geometry, kink_ops
 
 KINK_OPS = ("relu", "conv2d_relu", "max_pool2d", "l2_pool2d")
 OP_KINDS = [(op, "smooth") for op in SPECS] + [(op, "kink") for op in KINK_OPS]
-CONV_OPS = [op for op, s in SPECS.items() if s.is_conv]
+CONV_OPS = [op for op, s in SPECS.items() if s.family.name == "conv"]
 POOL_OPS = ("max_pool2d", "avg_pool2d", "l2_pool2d")
 SCALES = (1.0, 1e-3, 1e3)
 
@@ -72,7 +72,7 @@ def _check_shapes(case) -> None:
     assert case.delta.shape == tuple(out)
     assert all(v > 0 for v in out) and all(v > 0 for shape in s.values() for v in shape)
     assert _torch_out(case).shape == tuple(out)  # torch agrees on the output's shape
-    if spec.is_conv:
+    if spec.family.name == "conv":
         (_, c, _, _), (d, c2, _, _) = s["x"], s["w"]
         assert c2 == c and s["b"] == (d,)
         assert min(p["stride"]) >= 1 and min(p["dilation"]) >= 1 and min(p["padding"]) >= 0
@@ -103,14 +103,14 @@ def test_cases_are_consistent_and_never_empty(op, kind):
     [
         pytest.param(name, strategy, id=name)
         for name, strategy in [
-            ("conv", conv_geometry()),
-            ("conv-tight", conv_geometry(max_padding=0, max_extra=0, max_stride=5)),
-            ("conv-wide", conv_geometry(max_kernel=6, max_padding=4, max_dilation=3, max_stride=5)),
-            ("pool", pool_geometry()),
-            ("pool-no-padding", pool_geometry(padding=False, max_extra=0)),
-            ("dense", dense_geometry()),
-            ("elementwise", elementwise_geometry()),
-            ("mse", mse_geometry()),
+            ("conv", geometry("conv2d")),
+            ("conv-tight", geometry("conv2d", max_padding=0, max_extra=0, max_stride=5)),
+            ("conv-wide", geometry("conv2d", max_kernel=6, max_padding=4, max_dilation=3, max_stride=5)),
+            ("pool", geometry("max_pool2d")),
+            ("pool-no-padding", geometry("max_pool2d", padding=False, max_extra=0)),
+            ("dense", geometry("dense")),
+            ("elementwise", geometry("relu")),
+            ("mse", geometry("mse")),
         ]
     ],
 )
@@ -126,7 +126,7 @@ def test_geometries_are_never_empty(name, strategy):
 
 @pytest.mark.parametrize("op", CONV_OPS + list(POOL_OPS))
 def test_square_gives_one_value_for_both_axes(op):
-    conv = SPECS[op].is_conv
+    conv = SPECS[op].family.name == "conv"
     seen_nonsquare = False
     for shapes, params in _draw(geometry(op, square=True), 30):
         for name in ("stride", "padding", "dilation") if conv else ("stride",):
@@ -278,7 +278,7 @@ def test_invalid_arguments_raise_value_error(args, kwargs, message):
 @pytest.mark.parametrize("limits", [{"max_padding": 0}, {"max_extra": 0}, {"max_padding": 0, "max_extra": 0}],
                          ids=["max_padding=0", "max_extra=0", "both-0"])
 def test_zero_padding_and_extra_are_valid_limits(limits):
-    for shapes, params in _draw(conv_geometry(**limits), 10):
+    for shapes, params in _draw(geometry("conv2d", **limits), 10):
         if "max_padding" in limits:
             assert params["padding"] == (0, 0)
         assert all(v > 0 for v in SPECS["conv2d"].out_shape(shapes, params))
@@ -329,13 +329,13 @@ POOL_REACHES = {
 
 @pytest.mark.parametrize("what", list(CONV_REACHES))
 def test_conv_geometry_reaches(what):
-    shapes, params = _find(conv_geometry(), lambda g: CONV_REACHES[what](*g))
+    shapes, params = _find(geometry("conv2d"), lambda g: CONV_REACHES[what](*g))
     assert CONV_REACHES[what](shapes, params)
 
 
 @pytest.mark.parametrize("what", list(POOL_REACHES))
 def test_pool_geometry_reaches(what):
-    shapes, params = _find(pool_geometry(), lambda g: POOL_REACHES[what](*g))
+    shapes, params = _find(geometry("max_pool2d"), lambda g: POOL_REACHES[what](*g))
     assert POOL_REACHES[what](shapes, params)
 
 

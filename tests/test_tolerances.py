@@ -18,7 +18,8 @@ from gradcheck.judge.compare import compare
 from gradcheck.ops import SPECS
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.cases.strategies import cases
-from gradcheck.judge.tolerances import TOLERANCES, UNIT_ROUNDOFF, gamma, magnitudes, tolerance_for
+from gradcheck.oracles.magnitudes import magnitudes
+from gradcheck.tolerances import TOLERANCES, UNIT_ROUNDOFF, gamma, tolerance_for
 
 CONV = SPECS["conv2d"]
 QUANTITIES = ("forward", "dx", "dw", "db")

@@ -12,18 +12,11 @@ function's own declaration wins key by key):
       @gradcheck.supports(stride=1, padding=False)
       def conv2d_forward(x, w, b, *, stride, padding, dilation): ...
 
-Declaration keys, by op family (``False`` = not supported, an int = the largest supported):
-
-============  ========================================================================
-conv ops      ``square`` (one stride/padding/dilation for both axes), ``stride``,
-              ``padding``, ``dilation`` (bool or int), ``kernel``, ``batch``,
-              ``channels``, ``filters`` (int)
-pooling       ``square``, ``padding`` (bool), ``stride`` (bool or int), ``window``,
-              ``batch``, ``channels`` (int)
-dense         ``batch``, ``features``, ``outputs`` (int)
-activations   ``batch``, ``channels``, ``size`` (int)
-mse           ``batch``, ``outputs`` (int)
-============  ========================================================================
+Declaration keys are those of the op's family (``False`` = not supported, an int = the largest
+supported), listed with the family in ``gradcheck.ops`` (``Family.constraint_keys``); e.g. for
+convolutions ``square`` (one stride/padding/dilation for both axes), ``stride``, ``padding``,
+``dilation`` (bool or int), ``kernel``, ``batch``, ``channels``, ``filters`` (int); for pooling
+``square``, ``padding`` (bool), ``stride`` (bool or int), ``window``, ``batch``, ``channels``.
 
 :func:`declared_limits` maps them to the limits of ``gradcheck.cases.strategies`` (``max_stride``,
 ``square``, ``padding``, ...); an unknown op or key, or a value of the wrong kind, is a
@@ -34,8 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from gradcheck.ops import SPECS
-from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.ops import FAMILIES, PROTOCOL, SPECS
 from gradcheck.adapters.base import LoadError
 
 __all__ = ["DECLARATION", "ATTRIBUTE", "KEYS", "supports", "family", "declared_limits", "combine", "declaration_of",
@@ -48,25 +40,15 @@ ATTRIBUTE = "__gradcheck_constraints__"
 
 # key -> (kind, limit name); kinds: "flag" (bool -> the limit itself), "count" (bool or int,
 # False -> the smallest value), "max" (int -> max_<name>), "switch" (bool -> limit on/off)
-_CONV = {"square": ("flag", "square"), "stride": ("count", "max_stride"), "padding": ("count", "max_padding"),
-         "dilation": ("count", "max_dilation"), "kernel": ("max", "max_kernel"), "batch": ("max", "max_batch"),
-         "channels": ("max", "max_channels"), "filters": ("max", "max_filters")}
-_POOL = {"square": ("flag", "square"), "padding": ("switch", "padding"), "stride": ("count", "max_stride"),
-         "window": ("max", "max_window"), "batch": ("max", "max_batch"), "channels": ("max", "max_channels")}
-_DENSE = {"batch": ("max", "max_batch"), "features": ("max", "max_features"), "outputs": ("max", "max_outputs")}
-_ELEMENTWISE = {"batch": ("max", "max_batch"), "channels": ("max", "max_channels"), "size": ("max", "max_size")}
-_MSE = {"batch": ("max", "max_batch"), "outputs": ("max", "max_outputs")}
-
-#: family -> declaration key -> (kind, limit)
-KEYS: dict[str, dict[str, tuple[str, str]]] = {"conv": _CONV, "pool": _POOL, "dense": _DENSE,
-                                               "elementwise": _ELEMENTWISE, "mse": _MSE}
+#: family name -> declaration key -> (kind, limit)
+KEYS: dict[str, dict[str, tuple[str, str]]] = {name: f.constraint_keys for name, f in FAMILIES.items()}
 #: the smallest value of a "count" limit: what ``False`` stands for
 _SMALLEST = {"max_stride": 1, "max_padding": 0, "max_dilation": 1}
 
 
 def family(op: str) -> str:
-    """``"conv"``, ``"pool"``, ``"dense"``, ``"elementwise"`` or ``"mse"`` (``OpSpec.family``)."""
-    return SPECS[op].family
+    """The name of ``op``'s family (``OpSpec.family.name``)."""
+    return SPECS[op].family.name
 
 
 def supports(**declared: Any) -> Callable[[Any], Any]:
@@ -106,7 +88,7 @@ def declared_limits(op: str, declared: dict[str, Any], where: str) -> dict[str, 
     Parameters
     ----------
     op : str
-        A protocol op (``"conv2d"``, ``"max_pool2d"``, ...).
+        A protocol op (a key of ``gradcheck.ops.SPECS``).
     declared : dict
         Declaration keys to values (see the module docstring).
     where : str

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.ops import PROTOCOL
 from gradcheck.adapters.base import FunctionTable, LoadError, call_candidate
 from gradcheck.adapters.constraints import limits_for
 

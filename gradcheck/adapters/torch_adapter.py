@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.dtypes import to_array, to_tensor
-from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.ops import PROTOCOL, SPECS
 from gradcheck.adapters.base import BadReturn, LoadError, call_candidate
 from gradcheck.adapters.constraints import combine, limits_for
 from gradcheck.adapters.loader import split_target
@@ -72,8 +72,7 @@ def _name(obj: Any) -> str:
 
 
 def _looked_for() -> str:
-    shapes = "; ".join(f"{'conv2d' if fam == 'conv' else 'dense'}: weight {s['w']} and bias {s['b']}"
-                       for fam, s in WEIGHT_SHAPES.items())
+    shapes = "; ".join(f"{op}: weight {s['w']} and bias {s['b']}" for op, s in WEIGHT_SHAPES.items())
     return (f"looked for attributes named {', '.join(PROTOCOL)}, each a function on tensors, a torch.autograd.Function "
             f"subclass, or an nn.Module (class, instance or factory; a layer's own parameters: {shapes})")
 
@@ -214,7 +213,7 @@ class TorchAdapter:
         return combine(own, limits_for(self.obj, self.target, op, op, entry.obj))
 
     def tolerance_dtype(self, op: str, dtype: str) -> str:
-        if self.allow_tf32 and self.device.startswith("cuda") and dtype == "float32" and (op.startswith("conv2d") or op == "dense"):
+        if self.allow_tf32 and self.device.startswith("cuda") and dtype == "float32" and SPECS[op].has_weights:
             return "tf32"
         return dtype
 

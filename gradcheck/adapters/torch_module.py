@@ -27,27 +27,23 @@ from typing import Any, Callable
 import numpy as np
 
 from gradcheck.dtypes import dtype_of, to_tensor
-from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.ops import PROTOCOL, SPECS
 from gradcheck.adapters.base import CandidateError, LoadError, Unsupported, call_candidate
-from gradcheck.adapters.constraints import family
 
-__all__ = ["Layer", "recognise_op", "layer_of", "is_geometry_factory", "zero_argument_factory", "WEIGHT_SHAPES",
-           "GEOMETRY_NAMES"]
+__all__ = ["Layer", "recognise_op", "layer_of", "is_geometry_factory", "zero_argument_factory", "WEIGHT_SHAPES"]
 
-#: What the weights of each op with weights must look like.
-WEIGHT_SHAPES = {"conv": {"w": "(D, C, k1, k2)", "b": "(D,)"}, "dense": {"w": "(K, F)", "b": "(K,)"}}
-#: The constructor arguments a geometry factory takes (``nn.Conv2d``'s and ``nn.Linear``'s names).
-GEOMETRY_NAMES = {"conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation"),
-                  "dense": ("in_features", "out_features")}
+#: What the weights of each op with weights must look like (ops with a linear part of their own).
+WEIGHT_SHAPES = {op: spec.family.weight_shapes for op, spec in SPECS.items() if spec.has_weights and spec.inner is None}
 _DEFAULT_MAP = {"w": "weight", "b": "bias"}
 
 # normalised name fragments that say which op a class or function implements, most specific first
-_NAME_HINTS = (
-    ("conv2d_relu", ("conv2drelu", "convrelu")), ("conv2d_sigmoid", ("conv2dsigmoid", "convsigmoid")),
-    ("conv2d_tanh", ("conv2dtanh", "convtanh")), ("max_pool2d", ("maxpool",)), ("avg_pool2d", ("avgpool", "averagepool")),
-    ("l2_pool2d", ("l2pool", "lppool")), ("conv2d", ("conv",)), ("dense", ("dense", "linear", "affine")),
-    ("relu", ("relu",)), ("sigmoid", ("sigmoid",)), ("tanh", ("tanh",)), ("mse", ("mse",)),
-)
+_NAME_HINTS = tuple((op, spec.module.hints) for op, spec in sorted(SPECS.items(), key=lambda kv: -kv[1].module.rank)
+                    if spec.module.hints)
+
+
+def _geometry_names(op: str) -> tuple[str, ...]:
+    """The constructor arguments a geometry factory of ``op`` takes (``nn.Conv2d``'s names)."""
+    return SPECS[op].family.module_geometry
 
 
 def _norm(name: str) -> str:
@@ -57,8 +53,7 @@ def _norm(name: str) -> str:
 def _torch_types() -> list[tuple[type, str]]:
     import torch.nn as nn
 
-    return [(nn.Conv2d, "conv2d"), (nn.MaxPool2d, "max_pool2d"), (nn.AvgPool2d, "avg_pool2d"), (nn.LPPool2d, "l2_pool2d"),
-            (nn.Linear, "dense"), (nn.ReLU, "relu"), (nn.Sigmoid, "sigmoid"), (nn.Tanh, "tanh")]
+    return [(getattr(nn, t), op) for op, spec in SPECS.items() for t in spec.module.types]
 
 
 def recognise_op(obj: Any) -> str | None:
@@ -79,7 +74,7 @@ def recognise_op(obj: Any) -> str | None:
     if isinstance(obj, torch.nn.Module):
         w = getattr(obj, "weight", None)
         if isinstance(w, torch.Tensor):
-            return {4: "conv2d", 2: "dense"}.get(w.dim())
+            return {spec.module.weight_dims: op for op, spec in SPECS.items() if spec.module.weight_dims}.get(w.dim())
     return None
 
 
@@ -96,11 +91,11 @@ def _parameters(fn: Callable) -> dict[str, inspect.Parameter] | None:
 
 def is_geometry_factory(fn: Any, op: str) -> bool:
     """Whether ``fn`` (a class or callable) takes the geometry of ``op`` by ``nn.Conv2d``'s names."""
-    fam = family(op)
-    if fam not in GEOMETRY_NAMES or not callable(fn):
+    names = _geometry_names(op)
+    if not names or not callable(fn):
         return False
     params = _parameters(fn)
-    return params is not None and all(n in params for n in GEOMETRY_NAMES[fam][:2])
+    return params is not None and all(n in params for n in names[:2])
 
 
 def zero_argument_factory(fn: Any, op: str) -> bool:
@@ -112,22 +107,8 @@ def zero_argument_factory(fn: Any, op: str) -> bool:
     if not isinstance(fn, type) and any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params.values()):
         return False  # a wrapper taking anything (``*args, **kwargs``) is not known to be a factory
     required = [p for p in params.values() if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    named = set(PROTOCOL[op].params) | set(GEOMETRY_NAMES.get(family(op), ()))
+    named = set(PROTOCOL[op].params) | set(_geometry_names(op))
     return not required and not (named & set(params))
-
-
-def _pair(value: Any, what: str, where: str) -> tuple[int, int]:
-    if isinstance(value, bool) or value is None:
-        raise LoadError(f"{where}: {what} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        return (value, value)
-    try:
-        pair = tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        raise LoadError(f"{where}: {what} must be an int or a pair of ints, got {value!r}") from None
-    if len(pair) != 2:
-        raise LoadError(f"{where}: {what} must be an int or a pair of ints, got {value!r}")
-    return pair  # type: ignore[return-value]
 
 
 def _resolve(module: Any, dotted: str):
@@ -144,9 +125,9 @@ def _describe_parameters(module: Any) -> str:
     return ", ".join(found) if found else "no parameters"
 
 
-def _suggest(module: Any, fam: str) -> str:
-    """A weight mapping the module's parameters would fit, as a hint (or ``""``)."""
-    want = 4 if fam == "conv" else 2
+def _suggest(module: Any, want: int) -> str:
+    """A weight mapping the module's parameters would fit (a ``want``-dimensional weight and a
+    bias), as a hint (or ``""``)."""
     params = dict(module.named_parameters())
     for name, p in params.items():
         if name.endswith("weight") and p.dim() == want:
@@ -160,12 +141,12 @@ def _weights(module: Any, op: str, mapping: dict[str, str] | None, where: str) -
     """``{"w": parameter, "b": parameter}`` of a module for ``op`` (an op with weights)."""
     import torch
 
-    fam = family(op)
+    fam = SPECS[op].family
     mapping = {**_DEFAULT_MAP, **(mapping or {})}
     unknown = set(mapping) - set(_DEFAULT_MAP)
     if unknown:
         raise LoadError(f"{where}: the weight mapping names {', '.join(sorted(unknown))}; {op} has the weights w and b")
-    shapes = WEIGHT_SHAPES[fam]
+    shapes = fam.weight_shapes
     looked = f"{mapping['w']} {shapes['w']} and {mapping['b']} {shapes['b']}"
     out = {}
     for key in ("w", "b"):
@@ -175,10 +156,10 @@ def _weights(module: Any, op: str, mapping: dict[str, str] | None, where: str) -
                 hasattr(module, mapping[key]) else ""
             raise LoadError(f"{where}: {op} needs parameters {looked}; {mapping[key]} is "
                             f"{'missing' if p is None else type(p).__name__}{extra}; the module has "
-                            f"{_describe_parameters(module)}{_suggest(module, fam)}")
+                            f"{_describe_parameters(module)}{_suggest(module, fam.weight_dims)}")
         out[key] = p
     w, b = out["w"], out["b"]
-    want = 4 if fam == "conv" else 2
+    want = fam.weight_dims
     if w.dim() != want or b.dim() != 1 or b.shape[0] != w.shape[0]:
         raise LoadError(f"{where}: {op} needs parameters {looked}; found {mapping['w']} {tuple(w.shape)} and "
                         f"{mapping['b']} {tuple(b.shape)}")
@@ -193,82 +174,19 @@ class _Fixed:
     params: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def _conv_params(module: Any, kernel: tuple[int, int], where: str) -> dict[str, tuple[int, int]]:
-    stride = _pair(getattr(module, "stride", 1), "stride", where)
-    dilation = _pair(getattr(module, "dilation", 1), "dilation", where)
-    padding = getattr(module, "padding", 0)
-    if isinstance(padding, str):
-        if padding == "valid":
-            padding = (0, 0)
-        elif padding == "same" and all(d * (k - 1) % 2 == 0 for d, k in zip(dilation, kernel)):
-            padding = tuple(d * (k - 1) // 2 for d, k in zip(dilation, kernel))
-        else:
-            raise LoadError(f"{where}: padding={padding!r} with kernel {kernel} pads the two sides unequally; conv2d "
-                            "pads both sides alike: give the padding as numbers")
-    if getattr(module, "groups", 1) != 1:
-        raise LoadError(f"{where}: groups={module.groups}; conv2d is checked with groups=1")
-    mode = getattr(module, "padding_mode", "zeros")
-    if mode != "zeros":
-        raise LoadError(f"{where}: padding_mode={mode!r}; conv2d pads with zeros")
-    return {"stride": stride, "padding": _pair(padding, "padding", where), "dilation": dilation}
-
-
-def _pool_params(module: Any, op: str, where: str) -> dict[str, tuple[int, int]]:
-    if not hasattr(module, "kernel_size"):
-        raise LoadError(f"{where}: a {op} module needs a kernel_size attribute (and stride, padding), as nn.MaxPool2d has")
-    kernel = _pair(module.kernel_size, "kernel_size", where)
-    stride = getattr(module, "stride", None)
-    stride = kernel if stride is None or stride == [] else _pair(stride, "stride", where)
-    padding = _pair(getattr(module, "padding", 0), "padding", where)
-    for attr, ok in (("ceil_mode", False), ("return_indices", False), ("divisor_override", None),
-                     ("count_include_pad", True)):
-        if hasattr(module, attr) and getattr(module, attr) != ok:
-            raise LoadError(f"{where}: {attr}={getattr(module, attr)!r}; {op} is checked with {attr}={ok!r}")
-    if _pair(getattr(module, "dilation", 1), "dilation", where) != (1, 1):
-        raise LoadError(f"{where}: dilation={module.dilation!r}; {op} is checked without dilation")
-    if op == "l2_pool2d" and getattr(module, "norm_type", 2) != 2:
-        raise LoadError(f"{where}: norm_type={module.norm_type!r}; l2_pool2d is the norm of type 2")
-    return {"kernel_size": kernel, "stride": stride, "padding": padding}
-
-
 def _fixed_geometry(module: Any, op: str, weights: dict[str, Any], where: str) -> _Fixed:
-    fam = family(op)
-    if fam == "conv":
-        d, c, k1, k2 = tuple(weights["w"].shape)
-        return _Fixed({"x": (-1, c, -1, -1), "w": (d, c, k1, k2), "b": (d,)}, _conv_params(module, (k1, k2), where))
-    if fam == "dense":
-        k, f = tuple(weights["w"].shape)
-        return _Fixed({"x": (-1, f), "w": (k, f), "b": (k,)}, {})
-    if fam == "pool":
-        return _Fixed({}, _pool_params(module, op, where))
-    return _Fixed()
+    try:
+        shapes, params = SPECS[op].family.module_params(module, op, weights, where)
+    except ValueError as exc:  # the module is configured outside the op: said in the family's words
+        raise LoadError(str(exc)) from None
+    return _Fixed(shapes, params)
 
 
 def _fixed_limits(op: str, fixed: _Fixed) -> tuple[dict[str, Any], dict[str, Any]]:
     """(limits today's strategies understand, ``fixed_*`` limits that pin the geometry exactly)."""
-    fam, p, s = family(op), fixed.params, fixed.shapes
-    if fam == "conv":
-        (sh, sw), (ph, pw), (dh, dw) = p["stride"], p["padding"], p["dilation"]
-        d, c, k1, k2 = s["w"]
-        limits = {"max_channels": c, "max_filters": d, "max_kernel": max(k1, k2), "max_stride": max(sh, sw),
-                  "max_padding": max(ph, pw), "max_dilation": max(dh, dw)}
-        if sh == sw and ph == pw and dh == dw:
-            limits["square"] = True
-        exact = {"fixed_channels": c, "fixed_filters": d, "fixed_kernel": (k1, k2), "fixed_stride": (sh, sw),
-                 "fixed_padding": (ph, pw), "fixed_dilation": (dh, dw)}
-        return limits, exact
-    if fam == "pool":
-        (kh, kw), (sh, sw), (ph, pw) = p["kernel_size"], p["stride"], p["padding"]
-        limits = {"max_window": max(kh, kw), "max_stride": max(sh, sw)}
-        if (ph, pw) == (0, 0):
-            limits["padding"] = False
-        if sh == sw:
-            limits["square"] = True
-        return limits, {"fixed_window": (kh, kw), "fixed_stride": (sh, sw), "fixed_padding": (ph, pw)}
-    if fam == "dense":
-        k, f = s["w"]
-        return {"max_features": f, "max_outputs": k}, {"fixed_features": f, "fixed_outputs": k}
-    return {}, {}
+    if not fixed.shapes and not fixed.params:
+        return {}, {}
+    return SPECS[op].family.module_limits(fixed.shapes, fixed.params)
 
 
 def strategies_take(op: str, limits: dict[str, Any]) -> bool:
@@ -311,7 +229,7 @@ class Layer:
         import torch
 
         self.op, self.where, self.mapping = op, where, mapping
-        self.family = family(op)
+        self.spec = SPECS[op]
         self.factory: Callable | None = None
         self._built: dict[tuple, Any] = {}
         self.fixed: _Fixed | None = None
@@ -330,9 +248,9 @@ class Layer:
                 raise LoadError(f"{where}() returned {type(module).__name__}, not an nn.Module")
         else:
             raise LoadError(f"{where} is neither an nn.Module, a zero-argument factory of one, nor a factory taking "
-                            f"{', '.join(GEOMETRY_NAMES.get(self.family, ('the geometry',)))}")
+                            f"{', '.join(_geometry_names(op) or ('the geometry',))}")
         self.module = module
-        self.weights = _weights(module, op, mapping, where) if self.family in WEIGHT_SHAPES else {}
+        self.weights = _weights(module, op, mapping, where) if self.spec.has_weights else {}
         self.fixed = _fixed_geometry(module, op, self.weights, where)
         self._dtype = None
 
@@ -350,23 +268,12 @@ class Layer:
         takes = self.accepts
         if any(p.kind == p.VAR_KEYWORD for p in takes.values()):
             return {}
-        out: dict[str, Any] = {}
-        if self.family == "conv":
-            for name, limit, smallest in (("stride", "max_stride", 1), ("padding", "max_padding", 0),
-                                          ("dilation", "max_dilation", 1)):
-                if name not in takes:
-                    out[limit] = smallest
-        return out
+        return self.spec.family.factory_limits(set(takes))
 
     # ---- one case ---------------------------------------------------------------------------
 
     def _geometry(self, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, Any]:
-        if self.family == "conv":
-            d, c, k1, k2 = inputs["w"].shape
-            geo = {"in_channels": c, "out_channels": d, "kernel_size": (k1, k2), **params}
-        else:
-            k, f = inputs["w"].shape
-            geo = {"in_features": f, "out_features": k}
+        geo = self.spec.family.factory_args(inputs, params)
         # one number where both axes agree: modules written for square geometry take an int
         return {k: (v[0] if isinstance(v, tuple) and len(v) == 2 and v[0] == v[1] else v) for k, v in geo.items()}
 
@@ -418,7 +325,7 @@ class Layer:
             call_candidate(f"{self.where}.to({dtype}, {device})", module.to, device=device, dtype=dtype)
             if self.factory is None:
                 self._dtype = (dtype, device)
-                if self.family in WEIGHT_SHAPES:
+                if self.spec.has_weights:
                     self.weights = weights = _weights(module, self.op, self.mapping, self.where)
             else:
                 state[0] = (dtype, device)
@@ -443,7 +350,7 @@ def layer_of(obj: Any, op: str, where: str, mapping: dict[str, str] | None = Non
         return Layer(obj, op, where, mapping)
     if isinstance(obj, type) and issubclass(obj, torch.autograd.Function):
         return None
-    if family(op) in WEIGHT_SHAPES and is_geometry_factory(obj, op):
+    if SPECS[op].has_weights and is_geometry_factory(obj, op):
         return Layer(obj, op, where, mapping)
     if callable(obj) and zero_argument_factory(obj, op) and (isinstance(obj, type) or _returns_module_hint(obj)):
         return Layer(obj, op, where, mapping)

@@ -42,17 +42,20 @@ import time
 from typing import Any
 
 from gradcheck.argtypes import comma_list, positive_int
+from gradcheck.bench.kernels import KERNELS
 
 __all__ = ["add_arguments", "run", "ROW_NAMES", "GROUPS"]
 
 _GRADIENT_ROWS = ("elementwise", "planted", "directional", "elementwise-133k", "elementwise-438k", "localise",
                   "localise-correct")
-_POOL_ROWS = ("max_pool2d-k2s2", "max_pool2d-k3s2", "avg_pool2d-k2s2", "avg_pool2d-k3s2", "l2_pool2d-k2s2", "l2_pool2d-k3s2")
-ROW_NAMES: tuple[str, ...] = (*_GRADIENT_ROWS, "conv2d", *_POOL_ROWS, "check")
+_KERNEL_ROWS = tuple(k.name for k in KERNELS)
+ROW_NAMES: tuple[str, ...] = (*_GRADIENT_ROWS, *_KERNEL_ROWS, "check")
+#: Groups of rows: the gradient checks, every kernel, and the kernels of each op family
+#: (``pools``, ``convs``, ...).
 GROUPS: dict[str, tuple[str, ...]] = {
     "gradients": _GRADIENT_ROWS,
-    "kernels": ("conv2d", *_POOL_ROWS),
-    "pools": _POOL_ROWS,
+    "kernels": _KERNEL_ROWS,
+    **{f"{fam}s": tuple(k.name for k in KERNELS if k.family == fam) for fam in dict.fromkeys(k.family for k in KERNELS)},
 }
 
 

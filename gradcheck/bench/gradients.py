@@ -25,11 +25,11 @@ import numpy as np
 
 from gradcheck.judge.battery import CONFIRM_LIMIT, Runner
 from gradcheck.cases import Case
-from gradcheck.ops import SPECS
+from gradcheck.ops.conv import CONV2D
 from gradcheck.oracles import fd as FD
 from gradcheck.oracles import localise as LZ
 from gradcheck.records import Record
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 __all__ = [
     "conv_case",
@@ -54,17 +54,17 @@ PARAMS: dict[str, tuple[int, int]] = {"stride": (1, 1), "padding": (1, 1), "dila
 def conv_case(x_shape: tuple[int, int, int, int], w_shape: tuple[int, int, int, int], seed: int = 0) -> Case:
     """A float64 conv2d case: x (N, C, H, W), w (D, C, k1, k2), b (D,), delta (N, D, Ho, Wo); stride 1, padding 1."""
     rng = np.random.default_rng(seed)
-    spec = SPECS["conv2d"]
+    spec = CONV2D
     inputs = {"x": rng.standard_normal(x_shape), "w": rng.standard_normal(w_shape), "b": rng.standard_normal(w_shape[0])}
     out = spec.out_shape({k: v.shape for k, v in inputs.items()}, PARAMS)
-    return Case("conv2d", inputs, dict(PARAMS), rng.standard_normal(out), seed=seed)
+    return Case(CONV2D.name, inputs, dict(PARAMS), rng.standard_normal(out), seed=seed)
 
 
 class _Holder:
-    """An object holding one torch callable under the op name ``conv2d`` (for the torch adapter)."""
+    """An object holding one torch callable under conv2d's op name (for the torch adapter)."""
 
-    def __init__(self, conv2d: Any):
-        self.conv2d = conv2d
+    def __init__(self, fn: Any):
+        setattr(self, CONV2D.name, fn)
 
 
 def torch_conv() -> Any:
@@ -112,7 +112,7 @@ def planted_adapter(quantity: str, index: tuple[int, ...]) -> Any:
     """The torch adapter around :func:`planted_conv2d`."""
     from gradcheck.adapters.torch_adapter import TorchAdapter
 
-    return TorchAdapter(_Holder(planted_conv2d(quantity, index)), "planted conv2d")
+    return TorchAdapter(_Holder(planted_conv2d(quantity, index)), f"planted {CONV2D.name}")
 
 
 def elementwise_check(case: Case, impl: Any, *, report: dict[str, Any] | None = None) -> dict[str, Record]:
@@ -127,10 +127,10 @@ def elementwise_check(case: Case, impl: Any, *, report: dict[str, Any] | None = 
     Returns ``{"dx": Record, "dw": Record, "db": Record}``; ``report`` as
     :func:`gradcheck.oracles.fd.finite_differences` fills it.
     """
-    spec = SPECS["conv2d"]
-    run = Runner(impl, "conv2d", spec)
+    spec = CONV2D
+    run = Runner(impl, CONV2D.name, spec)
     actual = dict(zip(spec.grads, run.backward(case)))
-    return FD.elementwise_check(spec, "conv2d", case, run.forward64()(case), actual, mags=magnitudes(spec, case),
+    return FD.elementwise_check(spec, CONV2D.name, case, run.forward64()(case), actual, mags=magnitudes(spec, case),
                                 dtype="float64", confirm_limit=CONFIRM_LIMIT, report=report)
 
 
@@ -139,14 +139,14 @@ def colours(case: Case) -> int:
     two forward evaluations per colour."""
     from gradcheck.ops import footprints
 
-    spec = SPECS["conv2d"]
+    spec = CONV2D
     return sum(int(footprints.colours(spec.footprints[n], case.inputs[n].shape, case.params, case.shapes["w"]).max()) + 1
                for n in spec.grad_inputs)
 
 
 def forward_seconds(case: Case, impl: Any, number: int) -> float:
     """Median seconds of ``number`` plain forward evaluations through the harness's float64 forward."""
-    f = Runner(impl, "conv2d", SPECS["conv2d"]).forward64()(case)
+    f = Runner(impl, CONV2D.name, CONV2D).forward64()(case)
     inputs = {k: v.astype(np.float64) for k, v in case.inputs.items()}
     f(inputs)
     times = []
@@ -163,11 +163,11 @@ def screen_check(case: Case, impl: Any, grads: dict[str, np.ndarray] | None = No
     what the battery runs above ``SCREEN_ABOVE`` elements): the directional screen and, where
     it disagrees, the wrong elements located by group testing. ``grads``: ``impl``'s backward,
     computed here when not given (the battery computes it once for all its checks)."""
-    spec = SPECS["conv2d"]
-    run = Runner(impl, "conv2d", spec)
+    spec = CONV2D
+    run = Runner(impl, CONV2D.name, spec)
     if grads is None:
         grads = dict(zip(spec.grads, run.backward(case)))
-    return LZ.screen(spec, "conv2d", case, run.forward64()(case), grads, dtype="float64", seed=case.seed or 0,
+    return LZ.screen(spec, CONV2D.name, case, run.forward64()(case), grads, dtype="float64", seed=case.seed or 0,
                      details=details)
 
 
@@ -175,8 +175,8 @@ def forced_localisation(case: Case, impl: Any, grads: dict[str, np.ndarray] | No
     """The group-testing search run on ``impl`` whatever the screen says, both halves tested
     at every level (:func:`gradcheck.oracles.localise.locate` with ``force=True``): on a correct
     gradient no test may disagree and no element may be located."""
-    spec = SPECS["conv2d"]
-    run = Runner(impl, "conv2d", spec)
+    spec = CONV2D
+    run = Runner(impl, CONV2D.name, spec)
     if grads is None:
         grads = dict(zip(spec.grads, run.backward(case)))
     mags = magnitudes(spec, case)
@@ -193,8 +193,8 @@ def directional_check(case: Case, impl: Any, seed: int = 0) -> tuple[bool, float
     ``<delta, forward>`` along a random direction ``u``. Returns
     ``(passed, analytic, numeric, bound)``.
     """
-    spec = SPECS["conv2d"]
-    run = Runner(impl, "conv2d", spec)
+    spec = CONV2D
+    run = Runner(impl, CONV2D.name, spec)
     grads = dict(zip(spec.grads, run.backward(case)))
     a, n, bound = FD.directional(spec, case, run.forward64()(case), grads, seed=seed)
     return abs(a - n) <= bound, a, n, bound

@@ -13,27 +13,31 @@ from typing import Any, Callable
 
 import numpy as np
 
+from gradcheck.ops import SPECS
+
 __all__ = ["Kernel", "KERNELS", "load_reference", "inputs", "reference_call", "torch_call", "max_difference"]
 
 
 @dataclass(frozen=True)
 class Kernel:
-    """One kernel row: the native op, torch's name for it, and its hyper-parameters."""
+    """One kernel row: the native op, its case and the torch function it is timed against."""
 
     name: str  # row name (for --only)
     op: str  # native protocol op
     anchor: str  # "torch <function>"
-    params: dict[str, tuple[int, int]]
+    params: dict[str, tuple[int, ...]]
+    shapes: dict[str, tuple[int, ...]]
+    quick_shapes: dict[str, tuple[int, ...]]
+
+    @property
+    def family(self) -> str:
+        return SPECS[self.op].family.name
 
 
-def _pool(op: str, torch_name: str, k: int, s: int) -> Kernel:
-    return Kernel(f"{op}-k{k}s{s}", op, f"torch {torch_name}", {"kernel_size": (k, k), "stride": (s, s), "padding": (0, 0)})
-
-
-KERNELS: tuple[Kernel, ...] = (
-    Kernel("conv2d", "conv2d", "torch conv2d", {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1)}),
-    *(_pool(op, tn, k, s) for op, tn in (("max_pool2d", "max_pool2d"), ("avg_pool2d", "avg_pool2d"), ("l2_pool2d", "lp_pool2d"))
-      for k, s in ((2, 2), (3, 2))),
+#: Every op's benchmark cases (``OpSpec.bench``), in op order.
+KERNELS: tuple[Kernel, ...] = tuple(
+    Kernel(op if b.suffix is None else f"{op}-{b.suffix}", op, f"torch {b.anchor}", b.params, b.shapes, b.quick_shapes)
+    for op, spec in SPECS.items() for b in spec.bench
 )
 
 
@@ -42,21 +46,13 @@ def load_reference() -> Any:
     return importlib.import_module("reference")
 
 
-def inputs(kernel: Kernel, x_shape: tuple[int, int, int, int], w_shape: tuple[int, int, int, int], seed: int = 0) -> dict[str, np.ndarray]:
-    """Float64 standard-normal inputs and the upstream gradient ``delta``.
-
-    conv2d: x (N, C, H, W), w (D, C, k1, k2), b (D,), delta (N, D, Ho, Wo); pools: x and delta
-    (N, C, Ho, Wo).
-    """
-    from gradcheck.ops import SPECS
-
+def inputs(kernel: Kernel, quick: bool = False, seed: int = 0) -> dict[str, np.ndarray]:
+    """Float64 standard-normal inputs of the kernel's case (its quick one with ``quick``) and the
+    upstream gradient ``delta`` of the output's shape."""
     rng = np.random.default_rng(seed)
-    out = {"x": rng.standard_normal(x_shape)}
-    if kernel.op == "conv2d":
-        out["w"] = rng.standard_normal(w_shape)
-        out["b"] = rng.standard_normal(w_shape[0])
-    shape = SPECS[kernel.op].out_shape({k: v.shape for k, v in out.items()}, kernel.params)
-    out["delta"] = rng.standard_normal(shape)
+    shapes = kernel.quick_shapes if quick else kernel.shapes
+    out = {k: rng.standard_normal(shape) for k, shape in shapes.items()}
+    out["delta"] = rng.standard_normal(SPECS[kernel.op].out_shape(shapes, kernel.params))
     return out
 
 
@@ -65,45 +61,35 @@ def reference_call(ref: Any, kernel: Kernel, arrays: dict[str, np.ndarray]) -> C
 
     Raises ``AttributeError`` naming the function the reference lacks.
     """
-    fwd = getattr(ref, f"{kernel.op}_forward", None)
-    bwd = getattr(ref, f"{kernel.op}_backward", None)
+    p = SPECS[kernel.op].protocol
+    fwd = getattr(ref, p.forward_name, None)
+    bwd = getattr(ref, p.backward_name, None)
     if fwd is None or bwd is None:
-        raise AttributeError(f"reference has no {kernel.op}_forward / {kernel.op}_backward")
-    names = ("x", "w", "b") if kernel.op == "conv2d" else ("x",)
-    args = [arrays[k] for k in names]
-    p = dict(kernel.params)
+        raise AttributeError(f"reference has no {p.forward_name} / {p.backward_name}")
+    args = [arrays[k] for k in p.inputs]
+    params = dict(kernel.params)
 
     def call() -> tuple[np.ndarray, ...]:
-        o = fwd(*args, **p)
-        g = bwd(arrays["delta"], *args, **p)
+        o = fwd(*args, **params)
+        g = bwd(arrays["delta"], *args, **params)
         return (o, *(g if isinstance(g, tuple) else (g,)))
 
     return call
 
 
 def torch_call(kernel: Kernel, arrays: dict[str, np.ndarray]) -> Callable[[], tuple[np.ndarray, ...]]:
-    """``() -> (o, *grads)`` by ``torch.nn.functional`` forward and autograd backward (CPU, float64)."""
+    """``() -> (o, *grads)`` by the op's torch truth (``OpSpec.torch_forward``: ``torch.nn.functional``)
+    forward and autograd backward (CPU, float64)."""
     import torch
-    import torch.nn.functional as F
 
-    names = ("x", "w", "b") if kernel.op == "conv2d" else ("x",)
-    p = kernel.params
-    k, s = p.get("kernel_size"), p["stride"]
-
-    def f(*t):
-        if kernel.op == "conv2d":
-            return F.conv2d(*t, stride=s, padding=p["padding"], dilation=p["dilation"])
-        if kernel.op == "max_pool2d":
-            return F.max_pool2d(t[0], k, s, p["padding"])
-        if kernel.op == "avg_pool2d":
-            return F.avg_pool2d(t[0], k, s, p["padding"], count_include_pad=True)
-        return F.lp_pool2d(t[0], 2, k, s)  # padding 0 in every kernel row
+    spec = SPECS[kernel.op]
+    names = spec.grad_inputs
 
     def call() -> tuple[np.ndarray, ...]:
-        t = [torch.from_numpy(arrays[n]).requires_grad_() for n in names]
-        o = f(*t)
+        t = {k: torch.from_numpy(arrays[k]).requires_grad_(k in names) for k in spec.inputs}
+        o = spec.torch_forward(t, kernel.params)
         o.backward(torch.from_numpy(arrays["delta"]))
-        return (o.detach().numpy(), *(v.grad.numpy() for v in t))
+        return (o.detach().numpy(), *(t[k].grad.numpy() for k in names))
 
     return call
 

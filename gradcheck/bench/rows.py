@@ -19,7 +19,9 @@ from typing import Any, Callable
 import numpy as np
 
 from gradcheck.judge.battery import Runner
-from gradcheck.ops import SPECS
+from gradcheck.ops.activation import RELU
+from gradcheck.ops.conv import CONV2D
+from gradcheck.ops.pool import AVG_POOL2D
 from gradcheck.oracles import localise as LZ
 from gradcheck.bench import gradients as G
 from gradcheck.bench import kernels as K
@@ -63,11 +65,6 @@ class Settings:
     def layer_shapes(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
         """(x, w) shapes of the localisation rows: a ResNet-sized layer."""
         return ((2, 4, 12, 12), (4, 4, 3, 3)) if self.quick else ((8, 64, 56, 56), (64, 64, 3, 3))
-
-    @property
-    def kernel_shapes(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
-        """(x, w) shapes of the kernel rows."""
-        return ((4, 8, 16, 16), (8, 8, 3, 3)) if self.quick else ((32, 64, 32, 32), (64, 64, 3, 3))
 
 
 def _shape(s: tuple[int, ...]) -> str:
@@ -161,7 +158,7 @@ def _timed_counted(case: Any, counted: _Counted, repeat: int) -> tuple[list[floa
 def elementwise_row(s: Settings) -> Row:
     """Row 1: every gradient element by finite differences, against torch's slow gradcheck."""
     case = G.conv_case(*s.grad_shapes)
-    row = Row("elementwise", f"conv2d element-wise gradient check, {_conv_label(s)}", SLOW, target="speedup >= 20")
+    row = Row("elementwise", f"{CONV2D.name} element-wise gradient check, {_conv_label(s)}", SLOW, target="speedup >= 20")
     impl = G.torch_conv()
     counted = _Counted(impl, case.inputs["x"].shape[0])
     report: dict = {}
@@ -199,7 +196,7 @@ def floor_row(s: Settings, name: str) -> Row:
     a colour, at the median time of one forward evaluation in the same run."""
     x, w = s.floor_shapes[name]
     case = G.conv_case(x, w)
-    row = Row(name, f"conv2d element-wise gradient check, x {_shape(x)} w {_shape(w)} pad 1, float64 "
+    row = Row(name, f"{CONV2D.name} element-wise gradient check, x {_shape(x)} w {_shape(w)} pad 1, float64 "
                     f"({case.size()} elements)", FLOOR, target="ours <= 1.3x the floor")
     counted = _Counted(G.torch_conv(), x[0])
     report: dict = {}
@@ -228,7 +225,7 @@ def planted_row(s: Settings) -> Row:
     """Both tools on a conv whose backward is wrong in one ``dx`` element: both must catch it, ours must say where."""
     case = G.conv_case(*s.grad_shapes)
     index = planted_index("dx", case.inputs["x"].shape)
-    row = Row("planted", f"conv2d with one wrong dx element planted at {list(index)}, same conv", SLOW,
+    row = Row("planted", f"{CONV2D.name} with one wrong dx element planted at {list(index)}, same conv", SLOW,
               target="both catch it; ours locates it")
     impl, fn = G.planted_adapter("dx", index), G.planted_conv2d("dx", index)
     recs = G.elementwise_check(case, impl)
@@ -256,7 +253,7 @@ def planted_row(s: Settings) -> Row:
 def directional_row(s: Settings) -> Row:
     """Row 2: the directional screen against torch's fast gradcheck."""
     case = G.conv_case(*s.grad_shapes)
-    row = Row("directional", f"conv2d directional screen, {_conv_label(s)}", FAST, target="speedup >= 1")
+    row = Row("directional", f"{CONV2D.name} directional screen, {_conv_label(s)}", FAST, target="speedup >= 1")
     impl = G.torch_conv()
     t_ours, (ok, a, n, bound) = timed(lambda: G.directional_check(case, impl))
     t_anchor, anchor_ok = timed(lambda: G.torch_gradcheck(case, fast_mode=True))
@@ -296,10 +293,10 @@ def localise_row(s: Settings) -> Row:
     directional screen, then group testing) locates it; torch's fast gradcheck only says False."""
     case = G.conv_case(*s.layer_shapes)
     index = planted_index("dx", case.inputs["x"].shape)
-    row = Row("localise", f"conv2d, one wrong dx element planted at {list(index)}, {_layer_label(s)}", FAST,
+    row = Row("localise", f"{CONV2D.name}, one wrong dx element planted at {list(index)}, {_layer_label(s)}", FAST,
               target="located in <= 100 forward evaluations and under 20 s")
     impl, fn = G.planted_adapter("dx", index), G.planted_conv2d("dx", index)
-    spec_grads = dict(zip(("dx", "dw", "db"), Runner(impl, "conv2d", SPECS["conv2d"]).backward(case)))
+    spec_grads = dict(zip(("dx", "dw", "db"), Runner(impl, CONV2D.name, CONV2D).backward(case)))
     counted = _Counted(impl, case.inputs["x"].shape[0])
     details: dict = {}
     recs = G.screen_check(case, counted, spec_grads, details)
@@ -331,10 +328,10 @@ def localise_correct_row(s: Settings) -> Row:
     """The same layer with a correct backward: the screen passes, and the group-testing search,
     run anyway with both halves tested at every level, raises no alarm."""
     case = G.conv_case(*s.layer_shapes)
-    row = Row("localise-correct", f"conv2d, correct backward, {_layer_label(s)}", FAST,
+    row = Row("localise-correct", f"{CONV2D.name}, correct backward, {_layer_label(s)}", FAST,
               target="no false alarm (screen and every subset test)")
     impl = G.torch_conv()
-    grads = dict(zip(("dx", "dw", "db"), Runner(impl, "conv2d", SPECS["conv2d"]).backward(case)))
+    grads = dict(zip(("dx", "dw", "db"), Runner(impl, CONV2D.name, CONV2D).backward(case)))
     recs = G.screen_check(case, impl, grads)
     verdict: list[bool] = []
     ours_t, anchor_t = side_by_side(lambda: G.screen_check(case, impl, grads),
@@ -361,12 +358,12 @@ def localise_correct_row(s: Settings) -> Row:
 
 def kernel_row(s: Settings, kernel: K.Kernel, ref: Any) -> Row:
     """Row 3: forward + backward of one reference kernel against torch's."""
-    x, w = s.kernel_shapes
-    shape = f"x {_shape(x)} w {_shape(w)} pad 1" if kernel.op == "conv2d" else \
-        f"x {_shape(x)} kernel {kernel.params['kernel_size'][0]} stride {kernel.params['stride'][0]}"
+    shapes = kernel.quick_shapes if s.quick else kernel.shapes
+    shape = " ".join([*(f"{k} {_shape(v)}" for k, v in shapes.items() if len(v) > 1),
+                      *(f"{k} {v[0] if len(set(v)) == 1 else _shape(v)}" for k, v in kernel.params.items())])
     row = Row(kernel.name, f"reference {kernel.op} forward+backward, {shape}", kernel.anchor,
               target="speedup >= 0.667 (within 1.5x of torch)")
-    arrays = K.inputs(kernel, x, w)
+    arrays = K.inputs(kernel, s.quick)
     ours, anchor = K.reference_call(ref, kernel, arrays), K.torch_call(kernel, arrays)
     diff = K.max_difference(ours(), anchor())
     ours_t, anchor_t = side_by_side(ours, anchor, s.repeat, s.repeat)
@@ -387,8 +384,9 @@ def check_row(s: Settings) -> Row:
     with tempfile.TemporaryDirectory(prefix="gradcheck-bench-") as tmp:
         cmd = [sys.executable, "-m", "gradcheck.cli", "check", "reference", "--profile", "ci", "--quiet"]
         if s.quick:
-            cmd += ["--ops", "relu,avg_pool2d", "--max-examples", "3", "--kink-examples", "1", "--no-report"]
-            row.case = "gradcheck check reference --ops relu,avg_pool2d --max-examples 3 (quick)"
+            quick_ops = f"{RELU.name},{AVG_POOL2D.name}"
+            cmd += ["--ops", quick_ops, "--max-examples", "3", "--kink-examples", "1", "--no-report"]
+            row.case = f"gradcheck check reference --ops {quick_ops} --max-examples 3 (quick)"
         else:
             cmd += ["--report", os.path.join(tmp, "reference.html")]
         results: list[subprocess.CompletedProcess] = []

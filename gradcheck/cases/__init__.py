@@ -1,2 +1,5 @@
-from gradcheck.cases.case import *  # noqa: F401,F403
-from gradcheck.cases.case import Case, Counterexample, Expected, SMALL_ARRAY  # noqa: F401
+"""Cases: what one check is run on (:mod:`.case`), the hypothesis strategies that draw them
+(:mod:`.strategies`), and the covering designs every profile starts from (:mod:`.coverage`)."""
+from gradcheck.cases.case import SMALL_ARRAY, Case, Counterexample, Expected
+
+__all__ = ["Case", "Counterexample", "Expected", "SMALL_ARRAY"]

@@ -29,9 +29,8 @@ from gradcheck.judge.lowprec import framework_allowed, is_low_precision
 from gradcheck.judge.compare import compare, describe_value
 from gradcheck.ops import OpSpec
 from gradcheck.oracles import ORACLES
-from gradcheck.oracles.fd import elementwise_check
 from gradcheck.records import Record
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 __all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner",
            "as_result", "vacuous"]
@@ -51,26 +50,16 @@ CONFIRM_LIMIT = 4096
 SCREEN_ABOVE = 4096
 
 
-def _scipy_covers(spec: OpSpec) -> tuple[bool, bool]:
-    """(forward, gradients) covered by the scipy oracle."""
-    if not spec.scipy:
-        return False, False
-    if spec.name.endswith("_pool2d"):
-        return True, False
-    if spec.is_conv or spec.name == "sigmoid":
-        return True, True
-    return False, False
-
-
 def check_keys(spec: OpSpec) -> list[Key]:
-    """Every ``(quantity, oracle)`` checked for ``spec``, in display order."""
-    sf, sg = _scipy_covers(spec)
-    keys: list[Key] = [("forward", "torch")] + ([("forward", "scipy")] if sf else [])
+    """Every ``(quantity, oracle)`` checked for ``spec``, in display order: each oracle where it
+    covers the op, the subgradient rule where the op has kinks, then the structure checks."""
+    covered = {name: o.covers(spec) for name, o in ORACLES.items()}
+    keys: list[Key] = [("forward", name) for name, (f, _) in covered.items() if f]
     for g in spec.grads:
-        keys += [(g, "fd"), (g, "torch")] + ([(g, "scipy")] if sg else [])
-        if spec.kinks:
+        keys += [(g, name) for name, (_, gr) in covered.items() if gr]
+        if spec.kink:
             keys.append((g, "subgradient"))
-    structure = [s for s in STRUCTURE if not (s == "batch-independence" and spec.name == "mse")]
+    structure = [s for s in STRUCTURE if spec.batched or s != "batch-independence"]
     return keys + [(s, "structure") for s in structure]
 
 
@@ -254,7 +243,8 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     dt = tolerance_dtype(run.impl, label, case.dtype)
     K = spec.reduction(case.shapes, case.params)
     mags = magnitudes(spec, case)
-    truths = [e for e in (oracle(spec, case, None) for name, oracle in ORACLES.items() if name != "fd") if e is not None]
+    truths = [e for e in (o(spec, case) for o in ORACLES.values() if not o.needs_forward and any(o.covers(spec)))
+              if e is not None]
     # low precision: judged against torch's own error in the same dtype (gradcheck.judge.lowprec)
     allowed = framework_bounds(run, case, dt, truths)
 
@@ -286,7 +276,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     shape_problems = _shape_problems(spec, case, o, grads) if grads is not None else _shape_problems(spec, case, o, ())[:1]
     out[("shape-dtype", "structure")] = _structure(label, case, "shape-dtype", shape_problems)
     out[("finite", "structure")] = _structure(label, case, "finite", _finite_problems(spec, o, grads or ()))
-    if spec.name != "mse":
+    if spec.batched:
         bi = _batch_independence(run, case, o, mags, K, dt)
         if bi is not None:
             out[("batch-independence", "structure")] = bi
@@ -346,18 +336,19 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
             out.update(screened)
         else:
             independent = out.get(("batch-independence", "structure"))
-            kept: dict[str, Any] = {}
-            fd_recs = elementwise_check(spec, label, case, fwd, actual, mags=mags, dtype=dt, confirm_limit=CONFIRM_LIMIT,
-                                        stack=independent is not None and independent.status == "pass", bounds=allowed,
-                                        estimates=kept)
-            exp = kept["fd"]
-            for q, rec in fd_recs.items():
-                vacuous(rec, exp.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q], magnitude=mags[q],
-                        uncertainty=exp.uncertainty[q], dtype=dt, allowed=allowed.get(q))
-                if allowed and not rec.message:
-                    rec.message = (f"finite differences of your forward on float64 inputs (cast up from {case.dtype}; "
-                                   "step and bound follow the precision it computes in)")
-                out[(q, "fd")] = rec
+            for oracle in (o for o in ORACLES.values() if o.needs_forward):
+                kept: dict[str, Any] = {}
+                recs = oracle.check(spec, label, case, fwd, actual, mags=mags, dtype=dt, confirm_limit=CONFIRM_LIMIT,
+                                    stack=independent is not None and independent.status == "pass", bounds=allowed,
+                                    estimates=kept)
+                exp = kept[oracle.name]
+                for q, rec in recs.items():
+                    vacuous(rec, exp.grads[q], case=case, quantity=q, oracle=oracle.name, reduction=K[q],
+                            magnitude=mags[q], uncertainty=exp.uncertainty[q], dtype=dt, allowed=allowed.get(q))
+                    if allowed and not rec.message:
+                        rec.message = (f"{oracle.title} on float64 inputs (cast up from {case.dtype}; step and bound "
+                                       "follow the precision it computes in)")
+                    out[(q, oracle.name)] = rec
     for exp in truths:
         for q, e in exp.grads.items():
             judged = dict(case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q], dtype=dt,

@@ -19,7 +19,7 @@ import numpy as np
 from gradcheck.cases import SMALL_ARRAY, Case
 from gradcheck.judge.diagnose import diagnose, diagnose_shape
 from gradcheck.records import Record, Worst
-from gradcheck.judge.tolerances import tolerance_for
+from gradcheck.tolerances import tolerance_for
 
 __all__ = ["compare", "describe_value"]
 

@@ -64,17 +64,25 @@ def _truth(case: Case, inputs: dict[str, np.ndarray], params: dict[str, Any], de
     return runs[variant]
 
 
+def _spec(case: Case):
+    from gradcheck.ops import SPECS
+
+    return SPECS[case.op]
+
+
 def _pick(result, quantity: str) -> np.ndarray | None:
     out, grads = result
     return out if quantity == "forward" else grads.get(quantity)
 
 
 def _is_conv(case: Case) -> bool:
-    return case.op.startswith("conv2d") and "w" in case.inputs and case.inputs["w"].ndim == 4
+    """A case of a 2-D convolution: a (D, C, k1, k2) kernel slid with stride and dilation."""
+    return "w" in case.inputs and case.inputs["w"].ndim == 4 and {"stride", "dilation"} <= set(case.params)
 
 
 def _is_pool(case: Case) -> bool:
-    return case.op.endswith("pool2d")
+    """A case of a 2-D pooling op: a window of ``kernel_size`` slid with stride."""
+    return "kernel_size" in case.params and len(case.params["kernel_size"]) == 2
 
 
 def _kernel_variant(case: Case, quantity: str, change: Callable[[np.ndarray], np.ndarray],
@@ -176,7 +184,7 @@ def explain_dilation_ignored(actual, expected, bound, case: Case, quantity: str)
 
 def explain_one_sample(actual, expected, bound, case: Case, quantity: str) -> str | None:
     """The value that only the first, or only the last, sample of the batch gives."""
-    if quantity not in _GRADS or case.delta.ndim < 2 or case.op in ("mse",):
+    if quantity not in _GRADS or case.delta.ndim < 2 or not _spec(case).batched:
         return None
     n = case.delta.shape[0]
     if n < 2:
@@ -224,7 +232,7 @@ def pattern_delta_unchanged(actual, expected, bad, bound, case: Case, quantity: 
         return None
     if not _within(actual, np.asarray(case.delta, np.float64), bound):
         return None
-    hint = " (for ReLU: dx = delta where x > 0 and 0 elsewhere)" if case.op == "relu" else ""
+    hint = " (for ReLU: dx = delta where x > 0 and 0 elsewhere)" if _spec(case).kinks == "relu" else ""
     return f"your dx is the upstream gradient passed on unchanged: the local derivative is never applied{hint}."
 
 

@@ -1,7 +1,7 @@
 """Low-precision verdicts: a float16 or bfloat16 result is judged against the framework's own
 error in the same dtype, measured on the same inputs.
 
-A rounding bound (``gradcheck.judge.tolerances``) in bfloat16 is useless: ``gamma_K`` with
+A rounding bound (``gradcheck.tolerances``) in bfloat16 is useless: ``gamma_K`` with
 ``u = 2**-8`` passes nearly anything once a sum has a few dozen terms. Instead, as
 FlashAttention's tests do, torch's own implementation of the op is run in the candidate's dtype
 (the case's inputs and upstream gradient are already values of that dtype) and its error

@@ -363,8 +363,9 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
     plans = [_Plan("smooth", evaluate, [k for k in keys if k[1] != "subgradient"], limits, cfg.max_examples,
                    _designed(op, "smooth", limits, cfg))]
     if spec.kinks and cfg.kink_examples:
-        # pooling and conv kink cases stay small: their routes cost one backward call per output
-        small = {} if spec.activation and not spec.is_conv else {"max_batch": 2, "max_channels": 2}
+        # routed kink cases (pooling, a ReLU after a conv) stay small: their routes cost one
+        # backward call per output; an element-wise kink needs none
+        small = {} if spec.kinks == "relu" else {"max_batch": 2, "max_channels": 2}
         kink_limits = {**limits, **{k: min(v, limits.get(k, v)) for k, v in small.items()}}
         plans.append(_Plan("kink", evaluate_kink, [k for k in keys if k[1] == "subgradient" or k == ("forward", "torch")],
                            kink_limits, cfg.kink_examples, _designed(op, "kink", kink_limits, cfg)))

@@ -31,7 +31,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from gradcheck.adapters.base import BadReturn, CandidateError, Unsupported, call_candidate
-from gradcheck.adapters.constraints import combine, family
+from gradcheck.adapters.constraints import combine
 from gradcheck.cases import SMALL_ARRAY, Case
 from gradcheck.config import RunConfig
 from gradcheck.ops import SPECS
@@ -45,11 +45,6 @@ ATOL, RTOL, STEP = 1e-5, 1e-3, 1e-6
 _MARGIN = 0.05
 #: Judged cases one shrink may spend.
 _SHRINK_CALLS = 30
-_SMALL = {"conv": {"max_batch": 2, "max_channels": 2, "max_filters": 2, "max_kernel": 3, "max_extra": 2},
-          "pool": {"max_batch": 2, "max_channels": 2, "max_window": 3, "max_extra": 2},
-          "dense": {"max_batch": 3, "max_features": 4, "max_outputs": 3},
-          "elementwise": {"max_batch": 2, "max_channels": 2, "max_size": 4},
-          "mse": {"max_batch": 3, "max_outputs": 3}}
 KEYS_NOTE = "second-order checks of a torch.autograd.Function (double backward vs fd, jvp vs backward)"
 
 Key = tuple[str, str]
@@ -88,31 +83,25 @@ def defines_jvp(fn: Any) -> bool:
 def _values(op: str, shapes: dict[str, tuple[int, ...]], params: dict[str, Any], rng: np.random.Generator):
     """Standard-normal values clear of the op's kinks by ``_MARGIN`` (``None``: draw again)."""
     spec = SPECS[op]
-    if spec.kinks == "max":
+    if spec.kink is not None and spec.kink.spread:
         n, rest = shapes["x"][0], int(np.prod(shapes["x"][1:]))
         ranks = np.argsort(rng.random((n, rest)), axis=1)
         inputs = {"x": ((ranks - rest / 2) * 2 * _MARGIN + rng.uniform(0, _MARGIN / 2, ranks.shape)).reshape(shapes["x"])}
     else:
         inputs = {k: rng.standard_normal(s) for k, s in shapes.items()}
-    if spec.kinks == "relu" and not spec.is_conv:
+    if spec.kink is not None and spec.kink.away:
         x = inputs["x"]
         inputs["x"] = np.where(np.abs(x) < _MARGIN, np.copysign(_MARGIN, x) + x, x)
-    if spec.kinks == "l2" or (spec.kinks == "relu" and spec.is_conv):
+    if spec.kink is not None and spec.kink.clear is not None:
         import torch
 
         t = {k: torch.from_numpy(v) for k, v in inputs.items()}
         with torch.no_grad():  # the window norms, or the pre-activations, must stay clear of 0
-            z = spec.torch_forward(t, params) if spec.kinks == "l2" else _preactivation(t, params)
+            z = spec.torch_forward(t, params) if spec.inner is None else spec.inner.torch_forward(t, params)
         if float(z.abs().min()) < _MARGIN:
             return None
     delta = rng.standard_normal(spec.out_shape(shapes, params))
     return inputs, delta
-
-
-def _preactivation(t: dict[str, Any], params: dict[str, Any]):
-    import torch.nn.functional as F
-
-    return F.conv2d(t["x"], t["w"], t["b"], stride=params["stride"], padding=params["padding"], dilation=params["dilation"])
 
 
 @st.composite
@@ -379,7 +368,7 @@ def check_function(fn: Any, label: str, op: str, cfg: RunConfig, *, limits: dict
     first: dict[Key, Record] = {}
     skipped: list[str] = []
     ev = _Evaluator(fn, label, op, device, call)
-    small = combine(_SMALL[family(op)], limits or {})
+    small = combine(SPECS[op].family.small, limits or {})
     strategy = _cases(op, small)
 
     def judge(case: Case, keys_now: list[Key]) -> dict[Key, Record]:

@@ -29,8 +29,9 @@ from gradcheck.dtypes import carry
 from gradcheck.adapters.base import BadReturn, CandidateError
 from gradcheck.judge.compare import compare, describe_value
 from gradcheck.oracles.torch_oracle import torch_run
+from gradcheck.ops import OpSpec
 from gradcheck.records import Record
-from gradcheck.judge.tolerances import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes
 
 __all__ = ["evaluate_kink", "project_simplex", "MAX_ONE_HOT"]
 
@@ -160,15 +161,13 @@ def _g(v: float) -> str:
     return f"{v:.6g}" if v != int(v) or abs(v) >= 1e6 else f"{v:.1f}"
 
 
-def _relu_conventions(case: Case):
-    """Gradients of conv2d+ReLU under f'(0) = 0, 1/2, 1."""
-    from gradcheck.ops import SPECS
-
-    conv = SPECS["conv2d"]
-    z, _ = torch_run(conv, case.inputs, case.params, np.zeros(conv.out_shape(case.shapes, case.params)))
+def _relu_conventions(spec: OpSpec, case: Case):
+    """Gradients of ReLU after the op's linear part (``spec.inner``) under f'(0) = 0, 1/2, 1."""
+    inner = spec.inner
+    z, _ = torch_run(inner, case.inputs, case.params, np.zeros(inner.out_shape(case.shapes, case.params)))
     for c in (0.0, 0.5, 1.0):
         fprime = np.where(z > 0, 1.0, np.where(z < 0, 0.0, c))
-        yield c, torch_run(conv, case.inputs, case.params, case.delta * fprime)[1]
+        yield c, torch_run(inner, case.inputs, case.params, case.delta * fprime)[1]
 
 
 def evaluate_kink(run: Runner, case: Case) -> dict[Key, Record]:
@@ -215,7 +214,7 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
         return compare(grads[q] if actual is None else actual, expected, case=case, quantity=q, oracle="subgradient",
                        reduction=K[q], magnitude=mags[q], dtype=dt, expected_name="nearest valid")
 
-    if spec.kinks == "relu" and not spec.is_conv:
+    if spec.kinks == "relu":
         x, d, a = case.inputs["x"], case.delta, grads["dx"]
         exact = np.where(x > 0, d, 0.0)
         if isinstance(a, np.ndarray) and a.shape == x.shape:
@@ -225,16 +224,16 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
         if rec.status == "fail":
             rec.message = _first_line_then(rec.message, f"For ReLU, {RELU_RULE}.")
         out[("dx", "subgradient")] = rec
-    elif spec.kinks == "relu":
+    elif spec.kinks == "relu-inside":
         best: list[Record] | None = None
-        for c, conv_grads in _relu_conventions(case):
+        for c, conv_grads in _relu_conventions(spec, case):
             recs = [cmp(g, conv_grads[g]) for g in spec.grads]
             if best is None or sum(r.status == "fail" for r in recs) < sum(r.status == "fail" for r in best):
                 best = recs
                 for r in recs:
                     r.message = r.message or f"follows f'(0) = {c:g}"
                     if r.status == "fail":
-                        r.message = _first_line_then(r.message, "Inside conv2d + ReLU, f'(0) may be 0, 1/2 or 1, "
+                        r.message = _first_line_then(r.message, f"Inside {spec.inner.name} + ReLU, f'(0) may be 0, 1/2 or 1, "
                                                      "applied alike to every kink; none of the three matches yours "
                                                      f"(nearest: f'(0) = {c:g}).")
         out.update({(r.quantity, "subgradient"): r for r in best or []})

@@ -1,121 +1,290 @@
-"""The ops the harness checks: what each takes, what it returns, and how its outputs depend on
-its inputs.
+"""What the harness knows about an op, and the interface an op family fills in.
 
-An :class:`OpSpec` joins the native protocol entry of an op (names, gradients, hyper-parameters)
-with what the oracles and the comparison need to know about it:
+An :class:`OpSpec` is the one place an op is described: its native protocol (names, inputs,
+gradients, hyper-parameters), its torch truth, its output shape, its finite-difference
+footprints, its reduction lengths, its kink policy, its scipy closed form, the source text of
+its truth for reproductions, and its entries in the conventions other code is written in
+(CS231n, ``torch.nn``). Everything an op shares with the others of its family (geometry,
+coverage features, constraint keys, ``nn.Module`` geometry) is a :class:`Family`; the ops of a
+family live in one module of ``gradcheck.ops`` beside it.
 
-- ``torch_forward``: the op written with ``torch.nn.functional`` (the torch oracle's truth).
-- ``out_shape``: the output shape from the input shapes and hyper-parameters.
-- ``footprints``: for each differentiable input, which outputs each element can move (used by
-  the finite-difference oracle to perturb many elements in one forward evaluation; see
-  ``gradcheck.ops.footprints``).
-- ``reduction``: for the forward and each gradient, the length of the longest sum behind one
-  output element; tolerances grow with it (``gradcheck.judge.tolerances``).
-- ``kinks``: the stated kink policy of the op (``"relu"``, ``"max"``, ``"l2"`` or ``None``).
-
-Hyper-parameters are always normalised to ``(h, w)`` tuples of ints before they reach an op.
+Hyper-parameters are always normalised to tuples of ints (one per spatial axis) before they
+reach an op.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
-from gradcheck.ops.protocol import PROTOCOL, OpProtocol
+import numpy as np
 
-__all__ = ["OpSpec", "SPECS", "conv_out_len", "pool_out_shape", "conv_out_shape"]
+__all__ = ["OpProtocol", "OpSpec", "Family", "Kink", "Bench", "CS231n", "ModuleMatch", "Geometry", "Pick", "Shapes", "Params",
+           "out_len", "cover", "check_limits", "pair", "fixed_pair", "int_pair", "torch"]
 
 Shapes = dict[str, tuple[int, ...]]
-Params = dict[str, tuple[int, int]]
+Params = dict[str, tuple[int, ...]]
+Geometry = tuple[Shapes, Params]
+#: ``pick(lo, hi)`` -> an int in [lo, hi]: hypothesis's ``draw(integers(lo, hi))`` or a seeded
+#: generator's; geometry code is written once against it.
+Pick = Callable[[int, int], int]
 
 
-def conv_out_len(size: int, k: int, s: int, p: int, d: int = 1) -> int:
+@dataclass(frozen=True)
+class OpProtocol:
+    """Names and argument lists of one op in the native protocol."""
+
+    name: str
+    inputs: tuple[str, ...]  # positional array arguments of the forward, in order
+    grads: tuple[str, ...]  # names of the gradients backward returns, in order
+    params: tuple[str, ...]  # keyword hyper-parameters
+
+    @property
+    def forward_name(self) -> str:
+        return f"{self.name}_forward"
+
+    @property
+    def backward_name(self) -> str:
+        return f"{self.name}_backward"
+
+
+# -- geometry helpers shared by the families ------------------------------------------------------
+def out_len(size: int, k: int, s: int, p: int, d: int = 1) -> int:
     """Output length of a window op along one axis (floor mode, as torch)."""
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def conv_out_shape(shapes: Shapes, params: Params) -> tuple[int, ...]:
-    n, _, h, w = shapes["x"]
-    d, _, k1, k2 = shapes["w"]
-    (sh, sw), (ph, pw), (dh, dw) = params["stride"], params["padding"], params["dilation"]
-    return (n, d, conv_out_len(h, k1, sh, ph, dh), conv_out_len(w, k2, sw, pw, dw))
-
-
-def pool_out_shape(shapes: Shapes, params: Params) -> tuple[int, ...]:
-    n, c, h, w = shapes["x"]
-    (kh, kw), (sh, sw), (ph, pw) = params["kernel_size"], params["stride"], params["padding"]
-    return (n, c, conv_out_len(h, kh, sh, ph), conv_out_len(w, kw, sw, pw))
-
-
-def _cover(k: int, s: int) -> int:
+def cover(k: int, s: int) -> int:
     """How many windows along one axis can cover one input element."""
     return max(1, math.ceil(k / s))
 
 
-def _conv_reduction(shapes: Shapes, params: Params) -> dict[str, int]:
-    _, c, _, _ = shapes["x"]
-    d, _, k1, k2 = shapes["w"]
-    n, _, ho, wo = conv_out_shape(shapes, params)
-    (sh, sw) = params["stride"]
-    return {
-        "forward": c * k1 * k2 + 1,
-        "dx": d * _cover(k1, sh) * _cover(k2, sw),
-        "dw": n * ho * wo,
-        "db": n * ho * wo,
-    }
+def check_limits(lowest: int = 1, **limits: int) -> None:
+    """Raise ``ValueError`` unless every limit is an int of at least ``lowest``."""
+    for name, value in limits.items():
+        if not isinstance(value, int) or value < lowest:
+            what = "a positive" if lowest == 1 else "a non-negative"
+            raise ValueError(f"{name} must be {what} int, got {value!r}")
 
 
-def _pool_reduction(shapes: Shapes, params: Params) -> dict[str, int]:
-    (kh, kw), (sh, sw) = params["kernel_size"], params["stride"]
-    return {"forward": kh * kw, "dx": _cover(kh, sh) * _cover(kw, sw) * (1 + kh * kw)}
+def pair(pick: Pick, lo: int, hi: int, square: bool = False) -> tuple[int, int]:
+    """Two ints in [lo, hi], drawn apart unless ``square``."""
+    first = pick(lo, hi)
+    return (first, first) if square else (first, pick(lo, hi))
 
 
-def _elementwise_reduction(shapes: Shapes, params: Params) -> dict[str, int]:
-    return {"forward": 4, "dx": 4}
+def int_pair(value: Any, what: str, where: str) -> tuple[int, int]:
+    """A module attribute as an ``(h, w)`` pair of ints; ``ValueError`` naming it otherwise."""
+    bad = ValueError(f"{where}: {what} must be an int or a pair of ints, got {value!r}")
+    if isinstance(value, bool) or value is None:
+        raise bad
+    if isinstance(value, int):
+        return (value, value)
+    try:
+        out = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise bad from None
+    if len(out) != 2:
+        raise bad
+    return out  # type: ignore[return-value]
 
 
-def _torch():
-    import torch  # imported lazily: the parent process of a run never needs torch
+def torch():
+    """torch, imported lazily: the parent process of a run never needs it."""
+    import torch as _torch
 
-    return torch
-
-
-def _conv_t(t: dict[str, Any], p: Params):
-    F = _torch().nn.functional
-    return F.conv2d(t["x"], t["w"], t["b"], stride=p["stride"], padding=p["padding"], dilation=p["dilation"])
+    return _torch
 
 
-def _act(name: str) -> Callable[[Any], Any]:
-    torch = _torch()
-    return {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}[name]
+def fixed_pair(value: Any) -> tuple[int, int] | None:
+    """A ``fixed_*`` pair as ints (a layer's own geometry: the cases are drawn with it), or None."""
+    return None if value is None else (int(value[0]), int(value[1]))
 
 
-def _pool_t(kind: str) -> Callable[[dict[str, Any], Params], Any]:
-    def f(t: dict[str, Any], p: Params):
-        F = _torch().nn.functional
-        k, s, pad = p["kernel_size"], p["stride"], p["padding"]
-        if kind == "max":
-            return F.max_pool2d(t["x"], k, s, pad)
-        if kind == "avg":
-            return F.avg_pool2d(t["x"], k, s, pad, count_include_pad=True)
-        x = F.pad(t["x"], (pad[1], pad[1], pad[0], pad[0]))
-        return F.lp_pool2d(x, 2, k, s)
+# -- conventions -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CS231n:
+    """One pair of an op's functions in the CS231n ``layers.py`` convention.
 
-    return f
+    ``forward(*arrays, param)`` returns ``(out, cache)``, ``backward(dout, cache)`` the gradients.
+    ``arrays``: the inputs passed positionally; ``param``: ``params -> (name, dict)`` for the
+    dict argument (``conv_param``) or ``None``; ``transposed``: inputs the convention holds
+    transposed (handed over as transposed copies, their gradients transposed back);
+    ``limits``: what the convention cannot express (one stride for both axes); ``variant``:
+    ``None`` for the main pair, ``"fast"`` for ``*_fast``; ``optional``: a target may lack it.
+    """
+
+    forward: str
+    backward: str
+    arrays: tuple[str, ...]
+    param: Callable[[Params], tuple[str, dict[str, int]]] | None = None
+    transposed: tuple[str, ...] = ()
+    limits: dict[str, Any] = field(default_factory=dict)
+    variant: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ModuleMatch:
+    """How an ``nn.Module`` (or a function named like one) is recognised as this op."""
+
+    types: tuple[str, ...] = ()  # torch.nn class names: nn.Conv2d -> this op
+    hints: tuple[str, ...] = ()  # normalised name fragments: "maxpool" in "MyMaxPool2d"
+    weight_dims: int | None = None  # a module whose ``weight`` has this many dims (its weights decide)
+    rank: int = 0  # more specific names are tried first (higher rank first)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One case ``gradcheck bench`` times the reference's forward + backward on, against the
+    torch function ``anchor``; the row is named ``op`` or ``op-suffix``; ``quick_shapes`` serve
+    ``--quick``."""
+
+    shapes: Shapes
+    params: Params
+    anchor: str
+    quick_shapes: Shapes
+    suffix: str | None = None
+
+
+# -- kinks -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kink:
+    """An op's kink policy: where its derivative does not exist, and what is valid there.
+
+    ``rule`` names the subgradient rule of ``gradcheck.judge.subgradient`` that judges its kink
+    cases (``"relu"``: any c in [0, 1] at 0; ``"relu-inside"``: the same, after the op's linear
+    part; ``"max"``: routing to any maximum of a tie; ``"l2"``: any vector of norm <= |delta| at a
+    zero window). ``features``: the value features a kink case can show; ``features_of(case)``
+    which of them it shows; ``place(inputs, params, lo, hi)`` puts a constructed case on the kink
+    (in place); ``values``: the small integers kink cases are drawn from; ``sparse``: kink cases
+    are half zeros; ``clear(case, scale)``: whether a smooth case stays clear of the kink by
+    ``margin * scale`` (else another seed is drawn); ``spread``: smooth values are drawn
+    pairwise distinct (no ties); ``away``: smooth values are moved ``margin`` clear of 0.
+    """
+
+    rule: str
+    features: tuple[str, ...]
+    features_of: Callable[[Any], set[str]]
+    place: Callable[[dict[str, np.ndarray], Params, int, int], None]
+    values: tuple[int, int] = (-2, 2)
+    sparse: bool = False
+    clear: Callable[[Any, float, float], bool] | None = None
+    spread: bool = False
+    away: bool = False
+
+
+# -- families --------------------------------------------------------------------------------------
+class Family:
+    """What the ops of one family share. Subclasses fill it in (``gradcheck.ops.conv`` ...).
+
+    - ``name``: the family's name, for messages (``"conv"``).
+    - ``features``: the geometry features its covering design must reach (``gradcheck.cases.coverage``).
+    - ``constraint_keys``: what a candidate may declare it supports: key -> (kind, limit)
+      (``gradcheck.adapters.constraints``).
+    - ``small``: limits of the small cases second-order checks are drawn within.
+    - ``module_geometry``: constructor argument names of its geometry factories (``nn.Conv2d``'s).
+    - ``weight_shapes``: the shapes of the weights a module of this family holds, for messages;
+      ``weight_dims``: how many dimensions its weight ``w`` has.
+    """
+
+    name: str = ""
+    features: tuple[str, ...] = ()
+    constraint_keys: dict[str, tuple[str, str]] = {}
+    small: dict[str, int] = {}
+    module_geometry: tuple[str, ...] = ()
+    weight_shapes: dict[str, str] = {}
+    weight_dims: int = 0
+
+    def geometry(self, pick: Pick, **limits: Any) -> Geometry | None:
+        """One geometry drawn with ``pick`` within ``limits`` (``None``: the draw is rejected)."""
+        raise NotImplementedError
+
+    def limits_within(self, shapes: Shapes, params: Params) -> dict[str, int]:
+        """Limits under which :meth:`geometry` draws nothing larger than this geometry."""
+        raise NotImplementedError
+
+    def long_reduction(self, own: dict[str, Any]) -> Geometry:
+        """One geometry whose sums are long (where low-precision accumulation shows)."""
+        raise NotImplementedError
+
+    def features_of(self, shapes: Shapes, params: Params) -> set[str]:
+        """The geometry features of one case."""
+        raise NotImplementedError
+
+    def module_params(self, module: Any, op: str, weights: dict[str, Any], where: str) -> tuple[Shapes, Params]:
+        """The geometry a module instance is fixed at: the fixed dimensions of each input's shape
+        (``-1`` = free) and its hyper-parameters; ``ValueError`` with the reason when the module is
+        configured outside the op."""
+        return {}, {}
+
+    def module_limits(self, shapes: Shapes, params: Params) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(limits the strategies understand, ``fixed_*`` limits pinning the geometry exactly) of a
+        module's fixed geometry."""
+        return {}, {}
+
+    def factory_args(self, inputs: dict[str, np.ndarray], params: Params) -> dict[str, Any]:
+        """The constructor arguments (``module_geometry``) that build a module for one case."""
+        return {}
+
+    def factory_limits(self, takes: set[str]) -> dict[str, int]:
+        """Limits for a module factory that takes only the arguments ``takes``."""
+        return {}
+
+
+# -- the spec --------------------------------------------------------------------------------------
+Magnitudes = Callable[["OpSpec", Any, Callable], dict[str, np.ndarray]]
+ScipyForm = Callable[["OpSpec", Any], tuple[np.ndarray, Optional[dict[str, np.ndarray]]]]
 
 
 @dataclass(frozen=True)
 class OpSpec:
-    """Everything the harness knows about one op."""
+    """Everything the harness knows about one op.
+
+    - ``torch_forward(t, params)``: the op written with ``torch.nn.functional`` (the truth).
+    - ``torch_source(t, params)``: the same as source text, ``t`` the inputs' expressions.
+    - ``out_shape(shapes, params)``: the output shape.
+    - ``footprints``: input -> footprint kind (``gradcheck.ops.footprints``).
+    - ``reduction(shapes, params)``: for the forward and each gradient, the length of the longest
+      sum behind one output element (``gradcheck.tolerances``).
+    - ``kink``: the kink policy (``None``: smooth everywhere).
+    - ``activation``: the activation's name, for ops that are or end in one.
+    - ``inner``: the linear part of a composite (conv2d of conv2d_relu).
+    - ``limits``: limits the op itself sets on its family's geometry (L2 pooling: no padding).
+    - ``scipy``: the scipy closed form ``(spec, case) -> (forward, grads or None)``.
+    - ``magnitudes``: ``(spec, case, torch_run) -> {quantity: M}``, the sums of absolute values
+      of the terms (``None``: torch on the absolute values of the inputs, see ``absolute``).
+    - ``absolute``: whether the magnitudes take absolute values of the inputs (false where
+      that would change which terms are summed: a max).
+    - ``divide_by_scale``: inputs whose smooth values are divided by the case's scale (a
+      conv's w: pre-activations stay O(scale), not O(scale**2)).
+    - ``batched``: whether samples are independent (false for a loss summed over the batch).
+    - ``cs231n``: its pairs in the CS231n convention; ``module``: how torch objects are
+      recognised as it; ``torch_name``: its name in ``torch.nn.functional``-style targets.
+    - ``bench``: the cases ``gradcheck bench`` times its reference on.
+    """
 
     protocol: OpProtocol
+    family: Family
     torch_forward: Callable[[dict[str, Any], Params], Any]
+    torch_source: Callable[[dict[str, str], Params], str]
     out_shape: Callable[[Shapes, Params], tuple[int, ...]]
     footprints: dict[str, str]
     reduction: Callable[[Shapes, Params], dict[str, int]]
-    kinks: str | None = None
-    activation: str | None = None  # for conv2d_<f> composites and the activations themselves
-    scipy: bool = True  # whether the scipy oracle covers this op
+    kink: Kink | None = None
+    activation: str | None = None
+    inner: Optional["OpSpec"] = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    scipy: ScipyForm | None = None
+    scipy_grads: bool = False
+    magnitudes: Magnitudes | None = None
+    absolute: bool = True
+    divide_by_scale: tuple[str, ...] = ()
+    batched: bool = True
+    cs231n: tuple[CS231n, ...] = ()
+    module: ModuleMatch = field(default_factory=ModuleMatch)
+    torch_name: str | None = None
+    bench: tuple[Bench, ...] = ()
 
     @property
     def name(self) -> str:
@@ -139,72 +308,20 @@ class OpSpec:
         return tuple(g[1:] for g in self.grads)
 
     @property
-    def is_conv(self) -> bool:
-        return self.name == "conv2d" or self.name.startswith("conv2d_")
+    def kinks(self) -> str | None:
+        """The kink rule's name, or ``None``."""
+        return self.kink.rule if self.kink else None
 
     @property
-    def family(self) -> str:
-        """``"conv"``, ``"pool"``, ``"dense"``, ``"elementwise"`` or ``"mse"``: ops of one family
-        share geometry, coverage features and constraint vocabulary."""
-        if self.is_conv:
-            return "conv"
-        if self.name.endswith("_pool2d"):
-            return "pool"
-        if self.name in ("dense", "mse"):
-            return self.name
-        return "elementwise"
+    def kink_features(self) -> tuple[str, ...]:
+        return self.kink.features if self.kink else ()
 
+    @property
+    def has_weights(self) -> bool:
+        return bool(self.family.weight_shapes)
 
-def _make_specs() -> dict[str, OpSpec]:
-    conv_fp = {"x": "window-mixing", "w": "filter", "b": "out-channel"}
-    specs = [
-        OpSpec(PROTOCOL["conv2d"], _conv_t, conv_out_shape, conv_fp, _conv_reduction),
-        OpSpec(PROTOCOL["max_pool2d"], _pool_t("max"), pool_out_shape, {"x": "window"}, _pool_reduction, kinks="max"),
-        OpSpec(PROTOCOL["avg_pool2d"], _pool_t("avg"), pool_out_shape, {"x": "window"}, _pool_reduction),
-        OpSpec(PROTOCOL["l2_pool2d"], _pool_t("l2"), pool_out_shape, {"x": "window"}, _pool_reduction, kinks="l2"),
-        OpSpec(
-            PROTOCOL["mse"],
-            lambda t, p: 0.5 * ((t["t"] - t["y"]) ** 2).sum(),
-            lambda s, p: (),
-            {"y": "full"},
-            lambda s, p: {"forward": math.prod(s["y"]) + 1, "dy": 2},
-            scipy=False,
-        ),
-        OpSpec(
-            PROTOCOL["dense"],
-            lambda t, p: _torch().nn.functional.linear(t["x"], t["w"], t["b"]),
-            lambda s, p: (s["x"][0], s["w"][0]),
-            {"x": "dense-rows", "w": "dense-weight", "b": "dense-bias"},
-            lambda s, p: {"forward": s["x"][1] + 1, "dx": s["w"][0], "dw": s["x"][0], "db": s["x"][0]},
-            scipy=False,
-        ),
-    ]
-    for f in ("relu", "sigmoid", "tanh"):
-        specs.append(
-            OpSpec(
-                PROTOCOL[f],
-                (lambda f: lambda t, p: _act(f)(t["x"]))(f),
-                lambda s, p: s["x"],
-                {"x": "elementwise"},
-                _elementwise_reduction,
-                kinks="relu" if f == "relu" else None,
-                activation=f,
-            )
-        )
-        specs.append(
-            OpSpec(
-                PROTOCOL[f"conv2d_{f}"],
-                (lambda f: lambda t, p: _act(f)(_conv_t(t, p)))(f),
-                conv_out_shape,
-                conv_fp,
-                lambda s, p: {k: v + 4 for k, v in _conv_reduction(s, p).items()},
-                kinks="relu" if f == "relu" else None,
-                activation=f,
-            )
-        )
-    by_name = {s.name: s for s in specs}
-    return {name: by_name[name] for name in PROTOCOL}
+    def geometry(self, pick: Pick, **limits: Any) -> Geometry | None:
+        return self.family.geometry(pick, **{**self.limits, **limits})
 
-
-#: Every op's spec, keyed by op name, in protocol order.
-SPECS: dict[str, OpSpec] = _make_specs()
+    def long_reduction(self) -> Geometry:
+        return self.family.long_reduction(self.limits)

@@ -1,27 +1,56 @@
 """The three independent oracles, all with one signature::
 
-    oracle(spec: OpSpec, case: Case, forward: Forward | None) -> Expected
+    oracle(spec: OpSpec, case: Case, forward: Forward | None) -> Expected | None
 
 - ``fd``: central finite differences of the candidate's *own* forward (needs ``forward``);
+  it also judges itself (:func:`gradcheck.oracles.fd.elementwise_check`: confirmation one
+  element at a time, step halving, low-precision bounds), which the battery runs as ``check``;
 - ``torch``: ``torch.nn.functional`` in float64 with ``torch.autograd``;
-- ``scipy``: ``scipy.signal`` correlate/convolve closed forms and ``scipy.ndimage`` filters.
+- ``scipy``: the op's scipy closed form (``OpSpec.scipy``), where it has one.
 
 ``forward`` maps ``{"x": array, ...}`` (float64) to the candidate's output with the case's
-hyper-parameters bound. An oracle that does not cover an op returns ``None``.
+hyper-parameters bound. Each oracle declares what it covers (``covers(spec) -> (forward,
+gradients)``); the checks of an op (``gradcheck.judge.battery.check_keys``) and the columns of
+every report (``gradcheck.report.marks``) follow from :data:`ORACLES` and its order.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from gradcheck.cases import Case, Expected
 from gradcheck.ops import OpSpec
-from gradcheck.oracles.fd import finite_differences
-from gradcheck.oracles.scipy_oracle import scipy_oracle
+from gradcheck.oracles import scipy_oracle as _scipy
+from gradcheck.oracles.fd import elementwise_check, finite_differences
 from gradcheck.oracles.torch_oracle import torch_oracle
 
 __all__ = ["ORACLES", "Oracle", "finite_differences", "torch_oracle", "scipy_oracle"]
 
-Oracle = Callable[[OpSpec, Case, Optional[Callable]], Optional[Expected]]
+scipy_oracle = _scipy.scipy_oracle
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """One oracle: its name, its words, what it covers, and how it is run."""
+
+    name: str
+    title: str  # what it is, in words (reports)
+    run: Callable[[OpSpec, Case, Optional[Callable]], Optional[Expected]]
+    covers: Callable[[OpSpec], tuple[bool, bool]]  # (forward, gradients)
+    check: Callable[..., dict[str, Any]] | None = None  # an oracle that judges itself (needs the forward)
+
+    @property
+    def needs_forward(self) -> bool:
+        return self.check is not None
+
+    def __call__(self, spec: OpSpec, case: Case, forward: Callable | None = None) -> Expected | None:
+        return self.run(spec, case, forward)
+
 
 #: Oracle name -> oracle, in the order they are run and shown.
-ORACLES: dict[str, Oracle] = {"fd": finite_differences, "torch": torch_oracle, "scipy": scipy_oracle}
+ORACLES: dict[str, Oracle] = {o.name: o for o in (
+    Oracle("fd", "finite differences of your forward", finite_differences, lambda spec: (False, True),
+           check=elementwise_check),
+    Oracle("torch", "torch autograd", torch_oracle, lambda spec: (True, True)),
+    Oracle("scipy", "scipy.signal", scipy_oracle, _scipy.covers),
+)}

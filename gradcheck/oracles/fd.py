@@ -41,7 +41,8 @@ from gradcheck.dtypes import round_to, unit_roundoff
 from gradcheck.cases import Case, Expected
 from gradcheck.ops import OpSpec
 from gradcheck.records import Record
-from gradcheck.judge.tolerances import magnitudes, tolerance_for
+from gradcheck.oracles.magnitudes import magnitudes
+from gradcheck.tolerances import tolerance_for
 
 __all__ = ["finite_differences", "elementwise_check", "directional", "convergence", "Forward", "STACK_ELEMENTS",
            "colour_groups", "forward_rounding", "allowed_error"]

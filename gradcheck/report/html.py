@@ -21,7 +21,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
-from gradcheck.ops.protocol import OP_NAMES
+from gradcheck.ops import OP_NAMES
 from gradcheck.records import STATUSES, Record, RunResult, write_text_atomic
 from gradcheck.report.latex import latex_to_html
 from gradcheck.adapters.loader import describe_import

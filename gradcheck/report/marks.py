@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from gradcheck.oracles import ORACLES
 from gradcheck.records import STATUSES, RunResult
 
 __all__ = ["MARKS", "QUANTITY_ORDER", "ORACLE_ORDER", "ORACLE_SHORT", "ORACLE_NAMES", "mark", "ordered",
@@ -27,17 +28,16 @@ STATUS_WORDS: dict[str, str] = {
 #: Display order of quantities; anything else follows in order of appearance.
 QUANTITY_ORDER: tuple[str, ...] = ("forward", "dx", "dw", "db", "dy")
 
-#: Display order of oracles: the columns of the terminal table and of the HTML matrix.
-ORACLE_ORDER: tuple[str, ...] = ("fd", "torch", "scipy", "subgradient", "structure")
+#: Display order of oracles: the columns of the terminal table and of the HTML matrix (the
+#: oracles in the order they run, then the judge's own rules).
+ORACLE_ORDER: tuple[str, ...] = (*ORACLES, "subgradient", "structure")
 
 #: Short column names for the terminal.
 ORACLE_SHORT: dict[str, str] = {"subgradient": "subgr"}
 
 #: Oracles in words.
 ORACLE_NAMES: dict[str, str] = {
-    "fd": "finite differences of your forward",
-    "torch": "torch autograd",
-    "scipy": "scipy.signal",
+    **{name: o.title for name, o in ORACLES.items()},
     "subgradient": "the subgradient rule",
     "structure": "the structural check",
 }

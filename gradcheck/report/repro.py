@@ -29,7 +29,8 @@ from typing import Any
 
 from gradcheck.adapters.loader import is_file_target, package_root, split_target
 from gradcheck.config import PROFILES, RunConfig
-from gradcheck.ops.protocol import PROTOCOL
+from gradcheck.adapters.cs231n import OPS as CS231N_OPS
+from gradcheck.ops import PROTOCOL, SPECS
 from gradcheck.records import Record
 
 __all__ = ["add_repro", "command", "python_snippet"]
@@ -100,35 +101,30 @@ def _import_lines(target: str, names: list[str]) -> tuple[list[str], str]:
 
 
 # -- the candidate's calls ----------------------------------------------------------------------
-_CS231N = {
-    "conv2d": ("conv_forward_naive", "conv_backward_naive"),
-    "conv2d:fast": ("conv_forward_fast", "conv_backward_fast"),
-    "max_pool2d": ("max_pool_forward_naive", "max_pool_backward_naive"),
-    "max_pool2d:fast": ("max_pool_forward_fast", "max_pool_backward_fast"),
-    "relu": ("relu_forward", "relu_backward"),
-    "dense": ("affine_forward", "affine_backward"),
-    "conv2d_relu": ("conv_relu_forward", "conv_relu_backward"),
-}
-
-
 def _param_text(params: dict[str, Any]) -> dict[str, str]:
     return {k: repr(tuple(v)) for k, v in params.items()}
 
 
+def _cs231n_args(label: str, params: dict[str, Any], names: Any = None) -> tuple[list[str], str]:
+    """(setup lines, the forward's argument text) of a CS231n pair; ``names`` maps an input to
+    its expression (default: its name)."""
+    _, c = CS231N_OPS[label]
+    name = names or (lambda k: k)
+    args = [name(k) for k in c.arrays]
+    setup = []
+    if c.param is not None:
+        pname, value = c.param(params)
+        setup = [f"{pname} = {value!r}"]
+        args.append(pname)
+    return setup, ", ".join(args)
+
+
 def _cs231n_calls(label: str, op: str, params: dict[str, Any], p, pre: str) -> tuple[list[str], list[str], str]:
     """(setup lines, call lines, name of delta) for the CS231n convention."""
-    fwd, bwd = _CS231N[label]
-    args = ", ".join(p.inputs)
-    setup = []
-    if op.startswith("conv2d"):
-        setup = [f"conv_param = {{'stride': {params['stride'][0]}, 'pad': {params['padding'][0]}}}"]
-        args += ", conv_param"
-    elif op == "max_pool2d":
-        (kh, kw), (s, _) = params["kernel_size"], params["stride"]
-        setup = [f"pool_param = {{'pool_height': {kh}, 'pool_width': {kw}, 'stride': {s}}}"]
-        args = "x, pool_param"
+    _, c = CS231N_OPS[label]
+    setup, args = _cs231n_args(label, params)
     grads = ", ".join(p.grads)
-    return setup, [f"out, cache = {pre}{fwd}({args})", f"{grads} = {pre}{bwd}(dout, cache)"], "dout"
+    return setup, [f"out, cache = {pre}{c.forward}({args})", f"{grads} = {pre}{c.backward}(dout, cache)"], "dout"
 
 
 def _native_calls(op: str, params: dict[str, Any], p, pre: str) -> tuple[list[str], list[str], str]:
@@ -169,32 +165,11 @@ def _torch_calls(op: str, params: dict[str, Any], p, pre: str, device: str,
 
 
 # -- the truth ---------------------------------------------------------------------------------
-def _torch_truth(op: str, params: dict[str, Any], p, api: str) -> list[str]:
-    """Lines computing ``out_true`` and ``<grad>_true`` with torch autograd in float64."""
-    pt = _param_text(params)
-    t = {k: f"t[{k!r}]" for k in p.inputs}
-    if op.startswith("conv2d"):
-        expr = f"F.conv2d({t['x']}, {t['w']}, {t['b']}, stride={pt['stride']}, padding={pt['padding']}, " \
-               f"dilation={pt['dilation']})"
-        if op != "conv2d":
-            expr = f"torch.{op.split('_')[1]}({expr})"
-    elif op in ("relu", "sigmoid", "tanh"):
-        expr = f"torch.{op}({t['x']})"
-    elif op == "max_pool2d":
-        expr = f"F.max_pool2d({t['x']}, {pt['kernel_size']}, {pt['stride']}, {pt['padding']})"
-    elif op == "avg_pool2d":
-        expr = f"F.avg_pool2d({t['x']}, {pt['kernel_size']}, {pt['stride']}, {pt['padding']}, count_include_pad=True)"
-    elif op == "l2_pool2d":
-        ph, pw = params["padding"]
-        expr = f"F.lp_pool2d(F.pad({t['x']}, ({pw}, {pw}, {ph}, {ph})), 2, {pt['kernel_size']}, {pt['stride']})"
-    elif op == "mse":
-        expr = f"0.5 * (({t['t']} - {t['y']}) ** 2).sum()"
-    elif op == "dense" and api == "cs231n":
-        expr = f"{t['x']} @ {t['w']} + {t['b']}"  # w is (F, K) in this convention
-    elif op == "dense":
-        expr = f"F.linear({t['x']}, {t['w']}, {t['b']})"
-    else:  # pragma: no cover - every protocol op is listed above
-        raise ValueError(op)
+def _torch_truth(op: str, params: dict[str, Any], p, transposed: tuple[str, ...] = ()) -> list[str]:
+    """Lines computing ``out_true`` and ``<grad>_true`` with torch autograd in float64 (the
+    inputs in ``transposed`` are written out transposed, as the convention holds them)."""
+    t = {k: f"t[{k!r}]" + (".T" if k in transposed else "") for k in p.inputs}
+    expr = SPECS[op].torch_source(t, params)
     names = ", ".join(f"{k}={k}" for k in p.inputs)
     grads = ", ".join(f"{g}_true" for g in p.grads)
     sources = ", ".join(repr(g[1:]) for g in p.grads)
@@ -231,12 +206,13 @@ def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -
     p = PROTOCOL[op]
     if any(k not in ce.inputs for k in p.inputs):
         return None
-    if api == "cs231n" and rec.op not in _CS231N:
+    if api == "cs231n" and rec.op not in CS231N_OPS:
         return None
-    cs_dense = api == "cs231n" and op == "dense"
+    conv = CS231N_OPS[rec.op][1] if api == "cs231n" else None
+    held = conv.transposed if conv is not None else ()
     quantity = rec.quantity
     if api == "cs231n":
-        fns = list(_CS231N[rec.op])
+        fns = [conv.forward, conv.backward]
     elif api == "torch":
         fns = [op]
     else:
@@ -252,9 +228,9 @@ def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -
     arrays = []
     for k in p.inputs:
         value = ce.inputs[k]
-        if cs_dense and k == "w":
+        if k in held:
             value = _transpose_2d(value)
-        arrays.append(_array_line(k, value, ce.dtype, "(F, K), as affine_forward takes it" if cs_dense and k == "w" else ""))
+        arrays.append(_array_line(k, value, ce.dtype, f"transposed, as {conv.forward} takes it" if k in held else ""))
     arrays.append(_array_line(dname, ce.inputs["delta"], ce.dtype, f"the upstream gradient dE/d{'out' if dname == 'dout' else 'o'}"))
 
     where = f"{rec.op} {quantity} (checked against {rec.oracle})"
@@ -277,8 +253,8 @@ def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -
         "",
     ]
     idx = list(rec.worst.index) if rec.worst is not None else None
-    if cs_dense and quantity == "dw" and idx is not None and len(idx) == 2:
-        idx = idx[::-1]  # the candidate's own (F, K) layout
+    if quantity[1:] in held and idx is not None and len(idx) == 2:
+        idx = idx[::-1]  # the candidate's own, transposed layout
     allowed = rec.worst.tolerance if rec.worst is not None else None
 
     if rec.status == "error":
@@ -293,7 +269,7 @@ def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -
 
     forward_only = quantity == "forward"
     lines += ["# yours", *(calls[:1] if forward_only and api != "torch" else calls), ""]
-    truth = [ln.replace("DELTA", dname) for ln in _torch_truth(op, ce.params, p, api)]
+    truth = [ln.replace("DELTA", dname) for ln in _torch_truth(op, ce.params, p, held)]
     if rec.oracle == "subgradient":
         lines += _subgradient_truth(rec, op, truth, quantity)
         name_true, who = f"{quantity}_valid", "nearest valid"
@@ -335,12 +311,13 @@ def _subgradient_truth(rec: Record, op: str, truth: list[str], quantity: str) ->
     expected = (rec.arrays or {}).get("expected")
     valid = _array_line(f"{quantity}_valid", expected, "float64") if expected is not None else \
         f"{quantity}_valid = {quantity}_true"
-    if op == "max_pool2d":
+    kinks = SPECS[op].kinks
+    if kinks == "max":
         why = ["# At a tie of maxima the gradient of a window may go to any of its maximal units, in any non-negative",
-               "# split summing to the window's upstream gradient. torch's max_pool2d sends it to one maximum: one",
+               "# split summing to the window's upstream gradient. torch's max pooling sends it to one maximum: one",
                "# valid answer among many, not the only one. The valid answer nearest to yours (gradcheck computed",
                "# it window by window) is the one to compare with:"]
-    elif op == "l2_pool2d":
+    elif kinks == "l2":
         why = ["# At an all-zero window the L2 norm has no gradient: any vector of norm at most |delta| is valid,",
                "# torch's answer is one of them. The valid answer nearest to yours (computed by gradcheck):"]
     else:
@@ -353,9 +330,8 @@ def _fd_lines(rec: Record, op: str, quantity: str, p, api: str, idx, dname: str,
     """Lines computing ``<quantity>_fd``: the candidate's forward differenced at the worst element."""
     name = quantity[1:]
     if api == "cs231n":
-        fwd = _CS231N[rec.op][0]
-        args = "v['x'], pool_param" if op == "max_pool2d" else ", ".join(f"v[{k!r}]" for k in p.inputs)
-        call = f"{pre}{fwd}({args}{', conv_param' if op.startswith('conv2d') else ''})[0]"
+        _, args = _cs231n_args(rec.op, rec.counterexample.params, lambda k: f"v[{k!r}]")
+        call = f"{pre}{CS231N_OPS[rec.op][1].forward}({args})[0]"
     elif api == "torch":
         call = f"call({pre}{op}, {', '.join(f'torch.tensor(v[{k!r}])' for k in p.inputs)}).detach().cpu().numpy()"
     else:

@@ -16,7 +16,7 @@ import os
 import re
 from typing import Any, Callable, Iterable
 
-from gradcheck.ops.protocol import OP_NAMES
+from gradcheck.ops import OP_NAMES
 from gradcheck.records import Record, RunResult, write_json_atomic, write_text_atomic
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "target_names", "op_verdicts", "summarise", "format_table", "render_index",
