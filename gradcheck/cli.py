@@ -10,6 +10,8 @@ failed or the candidate errored; 2 bad arguments, a target that cannot be loaded
 file that cannot be written (one line on stderr, no traceback; the other outputs are still
 written); 130 interrupted, also while the equation ledger is being checked (what was done is
 still reported, marked incomplete).
+
+Long because each subcommand's options are declared here, with their help texts.
 """
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ whole: ``--gradcheck-json`` / ``--gradcheck-report`` for one target, ``--gradche
 each target's JSON and report plus ``summary.json`` and ``index.html``, and the target × op
 table in the terminal summary. Only options and hooks live here; the logic is in
 ``gradcheck.run.session``, ``gradcheck.report.summary`` and ``gradcheck.report``.
+
+Long because pytest's hooks (options, collection, items, reporting, the session's files) are
+many; each is a few lines of wiring.
 """
 from __future__ import annotations
 

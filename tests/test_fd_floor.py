@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from gradcheck.ops import footprints
 from gradcheck.cases import Case
 from gradcheck.ops import SPECS
-from gradcheck.oracles.fd import allowed_error, elementwise_check, finite_differences
+from gradcheck.judge.fd_check import elementwise_check
+from gradcheck.oracles.fd import allowed_error, finite_differences
 from gradcheck.oracles.torch_oracle import torch_run
 from gradcheck.cases.strategies import cases
 from gradcheck.oracles.magnitudes import magnitudes

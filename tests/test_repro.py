@@ -1,4 +1,4 @@
-"""Reproductions (gradcheck.report.repro): each snippet runs in a fresh interpreter and shows the bug.
+"""Reproductions (gradcheck.judge.repro): each snippet runs in a fresh interpreter and shows the bug.
 
 A snippet must import the candidate's own functions (not gradcheck), call them the way the
 candidate is written and print ``... difference D (allowed A)`` with ``|D| > A`` for a broken
@@ -20,7 +20,7 @@ import pytest
 from catalogue import CATALOGUE, run_ours
 from gradcheck.config import RunConfig
 from gradcheck.records import Record
-from gradcheck.report.repro import _import_lines, command, python_snippet
+from gradcheck.judge.repro import _import_lines, command, python_snippet
 from gradcheck.run.runner import add_repro, run_check
 
 DIFF = re.compile(r"difference (\S+) \(allowed (\S+)\)")

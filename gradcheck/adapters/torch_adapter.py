@@ -71,6 +71,11 @@ def _name(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
 
 
+_TYPES = ", ".join(f"nn.{t}" for spec in SPECS.values() for t in spec.module.types)
+_HINTS = ", ".join(dict.fromkeys(h for spec in SPECS.values() if spec.inner is None for h in spec.module.hints))
+_WEIGHTS = " or ".join(f"{s['w']} ({op})" for op, s in WEIGHT_SHAPES.items())
+
+
 def _looked_for() -> str:
     shapes = "; ".join(f"{op}: weight {s['w']} and bias {s['b']}" for op, s in WEIGHT_SHAPES.items())
     return (f"looked for attributes named {', '.join(PROTOCOL)}, each a function on tensors, a torch.autograd.Function "
@@ -152,10 +157,9 @@ class TorchAdapter:
                 found = [f"{n} {tuple(p.shape)}" for n, p in self.obj.named_parameters()]
                 has = f"; it has {', '.join(found) if found else 'no parameters'}"
             raise LoadError(
-                f"{self.target}: cannot tell which op {_name(self.obj)} implements: looked at its type (nn.Conv2d, "
-                "nn.MaxPool2d, nn.AvgPool2d, nn.LPPool2d, nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh), its name (conv, "
-                "maxpool, avgpool, l2pool, linear, relu, sigmoid, tanh, ...) and a parameter weight of shape "
-                f"(D, C, k1, k2) (conv2d) or (K, F) (dense){has}; name the op (ops=...), or the attribute after it")
+                f"{self.target}: cannot tell which op {_name(self.obj)} implements: looked at its type ({_TYPES}), its "
+                f"name ({_HINTS}, ...) and a parameter weight of shape {_WEIGHTS}{has}; name the op (ops=...), or the "
+                "attribute after it")
         return {op: self._entry(self.obj, op, _name(self.obj), weights)}
 
     def _namespace(self, weights: dict[str, str] | None) -> dict[str, _Entry]:

@@ -17,6 +17,9 @@ The layer's parameters play the op's weights: ``weight`` -> ``w`` and ``bias`` -
 mapping (``{"w": "conv.weight", "b": "conv.bias"}``, dotted names into the module) is given.
 For each case they are set to the case's values, the layer is called on ``x``, and autograd's
 gradients for the input *and for each parameter* are the backward's.
+
+Long because a layer may come as an instance, a zero-argument factory or a geometry factory, and
+each way has its own checks and messages.
 """
 from __future__ import annotations
 
@@ -190,15 +193,10 @@ def _fixed_limits(op: str, fixed: _Fixed) -> tuple[dict[str, Any], dict[str, Any
 
 
 def strategies_take(op: str, limits: dict[str, Any]) -> bool:
-    """Whether ``gradcheck.cases.strategies`` draws geometries under ``limits`` (it may not know the
-    ``fixed_*`` limits yet)."""
-    from gradcheck.cases import strategies
-
-    sample = getattr(strategies, "sample_geometry", None)
-    if sample is None:
-        return False
+    """Whether the op's geometry (``gradcheck.ops``) draws cases under ``limits`` (it may not know
+    every ``fixed_*`` limit)."""
     try:
-        sample(op, np.random.default_rng(0), **limits)
+        SPECS[op].geometry(lambda lo, hi: lo, **limits)
     except TypeError:
         return False
     return True

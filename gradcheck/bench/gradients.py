@@ -26,6 +26,7 @@ import numpy as np
 from gradcheck.judge.battery import CONFIRM_LIMIT, Runner
 from gradcheck.cases import Case
 from gradcheck.ops.conv import CONV2D
+from gradcheck.judge.fd_check import elementwise_check as elementwise_check_of
 from gradcheck.oracles import fd as FD
 from gradcheck.oracles import localise as LZ
 from gradcheck.records import Record
@@ -118,7 +119,7 @@ def planted_adapter(quantity: str, index: tuple[int, ...]) -> Any:
 def elementwise_check(case: Case, impl: Any, *, report: dict[str, Any] | None = None) -> dict[str, Record]:
     """The harness's element-wise gradient check of conv2d ``impl`` (an adapter) on ``case``.
 
-    ``impl``'s backward, then :func:`gradcheck.oracles.fd.elementwise_check`: finite
+    ``impl``'s backward, then :func:`gradcheck.judge.fd_check.elementwise_check`: finite
     differences of ``impl``'s forward (footprint-coloured, every element of ``dx``, ``dw``,
     ``db`` with an error bound, step halving only where the first estimate is inconclusive),
     one comparison per gradient, a failure confirmed one element at a time when the case is
@@ -130,7 +131,7 @@ def elementwise_check(case: Case, impl: Any, *, report: dict[str, Any] | None = 
     spec = CONV2D
     run = Runner(impl, CONV2D.name, spec)
     actual = dict(zip(spec.grads, run.backward(case)))
-    return FD.elementwise_check(spec, CONV2D.name, case, run.forward64()(case), actual, mags=magnitudes(spec, case),
+    return elementwise_check_of(spec, CONV2D.name, case, run.forward64()(case), actual, mags=magnitudes(spec, case),
                                 dtype="float64", confirm_limit=CONFIRM_LIMIT, report=report)
 
 

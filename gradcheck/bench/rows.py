@@ -2,6 +2,8 @@
 
 Every row first runs both sides once untimed (a warm-up that also yields the verdicts shown
 in its note), then times them alternately (:func:`gradcheck.bench.timing.side_by_side`).
+
+Long because each row is a function of its own, side by side with the verdicts it records.
 """
 from __future__ import annotations
 
@@ -283,7 +285,7 @@ def _slow_note(case: Any, fn: Any) -> tuple[str, dict[str, Any]]:
     text = (f"{SLOW} not run: extrapolated from a timed fraction (medians of 3), {est['n_in']} input elements x "
             f"{est['t_column_s']:.3g} s (two forwards moving one element) + 2 x {est['n_out']} output elements x "
             f"{est['t_row_s']:.3g} s (one autograd.grad with a one-hot output gradient; twice for its reentrancy "
-            f"check) = {est['estimate_s']:.3g} s = {est['estimate_s'] / 86400:.3g} days (a lower bound), and two dense "
+            f"check) = {est['estimate_s']:.3g} s = {est['estimate_s'] / 86400:.3g} days (a lower bound), and two full "
             f"Jacobians of {est['jacobian_bytes'] / 1e9:.3g} GB each")
     return text, {"slow_estimate": est}
 

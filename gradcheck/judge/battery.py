@@ -15,6 +15,9 @@ of that case.
 
 Every check is keyed ``(quantity, oracle)``; :func:`check_keys` lists them for an op, so a
 pytest item or a report cell exists for each whether or not it ran.
+
+Long because every check of a smooth case reads the same calls of the candidate, made once in
+its natural order; the structure checks live beside them.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from gradcheck.dtypes import carry, dtype_of, round_to
 from gradcheck.judge.lowprec import framework_allowed, is_low_precision
 from gradcheck.judge.compare import compare, describe_value
 from gradcheck.ops import OpSpec
+from gradcheck.judge.fd_check import elementwise_check
 from gradcheck.oracles import ORACLES
 from gradcheck.records import Record
 from gradcheck.oracles.magnitudes import magnitudes
@@ -36,6 +40,9 @@ __all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_recor
            "as_result", "vacuous"]
 
 Key = tuple[str, str]
+
+#: The oracles that difference the candidate's own forward, and the routine that judges each.
+_SELF_CHECKED = {"fd": elementwise_check}
 
 #: Structural properties checked on every smooth case.
 STRUCTURE = ("shape-dtype", "finite", "inputs-unmodified", "determinism", "stateless", "linearity", "batch-independence")
@@ -338,7 +345,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
             independent = out.get(("batch-independence", "structure"))
             for oracle in (o for o in ORACLES.values() if o.needs_forward):
                 kept: dict[str, Any] = {}
-                recs = oracle.check(spec, label, case, fwd, actual, mags=mags, dtype=dt, confirm_limit=CONFIRM_LIMIT,
+                recs = _SELF_CHECKED[oracle.name](spec, label, case, fwd, actual, mags=mags, dtype=dt, confirm_limit=CONFIRM_LIMIT,
                                     stack=independent is not None and independent.status == "pass", bounds=allowed,
                                     estimates=kept)
                 exp = kept[oracle.name]

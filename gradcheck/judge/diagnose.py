@@ -16,6 +16,8 @@
   width, one entry per sample where one per filter is due.
 
 Each recogniser returns a sentence or ``None``; none claims more than it checked.
+
+Long because it is a catalogue of independent recognisers, each a short function tried in order.
 """
 from __future__ import annotations
 
@@ -232,7 +234,7 @@ def pattern_delta_unchanged(actual, expected, bad, bound, case: Case, quantity: 
         return None
     if not _within(actual, np.asarray(case.delta, np.float64), bound):
         return None
-    hint = " (for ReLU: dx = delta where x > 0 and 0 elsewhere)" if _spec(case).kinks == "relu" else ""
+    hint = " (for ReLU: dx = delta where x > 0 and 0 elsewhere)" if _spec(case).kinks == "zero" else ""
     return f"your dx is the upstream gradient passed on unchanged: the local derivative is never applied{hint}."
 
 

@@ -19,6 +19,8 @@ A backward marked ``@once_differentiable`` gets ``not-provided`` double records 
 Function without ``jvp`` a ``not-provided`` jvp record. Cases are small, float64 and clear of
 kinks by far more than the step; each failure is shrunk by hypothesis. Tolerances are
 gradgradcheck's: ``|autograd - fd| <= atol + rtol * |fd|`` with ``atol = 1e-5``, ``rtol = 1e-3``.
+
+Long because double backward and jvp checks share their case drawing, shrinking and evaluation.
 """
 from __future__ import annotations
 

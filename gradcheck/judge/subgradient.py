@@ -214,7 +214,7 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
         return compare(grads[q] if actual is None else actual, expected, case=case, quantity=q, oracle="subgradient",
                        reduction=K[q], magnitude=mags[q], dtype=dt, expected_name="nearest valid")
 
-    if spec.kinks == "relu":
+    if spec.kinks == "zero":
         x, d, a = case.inputs["x"], case.delta, grads["dx"]
         exact = np.where(x > 0, d, 0.0)
         if isinstance(a, np.ndarray) and a.shape == x.shape:
@@ -224,7 +224,7 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
         if rec.status == "fail":
             rec.message = _first_line_then(rec.message, f"For ReLU, {RELU_RULE}.")
         out[("dx", "subgradient")] = rec
-    elif spec.kinks == "relu-inside":
+    elif spec.kinks == "zero-inside":
         best: list[Record] | None = None
         for c, conv_grads in _relu_conventions(spec, case):
             recs = [cmp(g, conv_grads[g]) for g in spec.grads]

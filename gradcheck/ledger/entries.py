@@ -12,6 +12,8 @@ An entry pairs a literal transcription (:mod:`gradcheck.ledger.transcriptions`) 
   ``alternatives``: other readings, each checked and reported.
 
 Texts that explain a failure (``explain``) are shown only when the checks find one.
+
+Long because the table has one entry per numbered equation and pooling rule.
 """
 from __future__ import annotations
 

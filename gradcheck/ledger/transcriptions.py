@@ -19,6 +19,8 @@ Conventions, stated once and used throughout:
   ``delta^l``; for eqs. 16-22 ``x`` is ``x^l`` (``H x W``), ``w_next`` / ``b_next`` /
   ``delta_next`` are ``w^{l+1}`` (``k1 x k2``) / ``b^{l+1}`` / ``delta^{l+1}``
   (``(H-k1+1) x (W-k2+1)``), ``fprime`` is ``f'``.
+
+Long because it transcribes all 22 equations, one short function each.
 """
 from __future__ import annotations
 

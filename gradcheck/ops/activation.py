@@ -103,7 +103,7 @@ def _zero_first(inputs: dict[str, np.ndarray], params: Params, lo: int, hi: int)
     inputs["x"].flat[0] = 0.0
 
 
-RELU_KINK = Kink("relu", ("x = 0",), lambda case: {"x = 0"} if (case.inputs["x"] == 0).any() else set(), _zero_first,
+RELU_KINK = Kink("zero", ("x = 0",), lambda case: {"x = 0"} if (case.inputs["x"] == 0).any() else set(), _zero_first,
                  away=True)
 
 

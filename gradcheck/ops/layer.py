@@ -45,7 +45,7 @@ def _clear(case: Any, scale: float, margin: float) -> bool:
     return bool(z.min() > margin * float(z.max()))  # clear of 0 on the scale of z
 
 
-RELU_INSIDE = Kink("relu-inside", ("pre-activation = 0",),
+RELU_INSIDE = Kink("zero-inside", ("pre-activation = 0",),
                    lambda case: {"pre-activation = 0"} if (_preactivation(case) == 0).any() else set(), _on_zero,
                    clear=_clear)
 

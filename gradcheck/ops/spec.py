@@ -10,6 +10,8 @@ family live in one module of ``gradcheck.ops`` beside it.
 
 Hyper-parameters are always normalised to tuples of ints (one per spatial axis) before they
 reach an op.
+
+Long because every field an op may fill in is declared and documented here, once.
 """
 from __future__ import annotations
 
@@ -153,8 +155,8 @@ class Kink:
     """An op's kink policy: where its derivative does not exist, and what is valid there.
 
     ``rule`` names the subgradient rule of ``gradcheck.judge.subgradient`` that judges its kink
-    cases (``"relu"``: any c in [0, 1] at 0; ``"relu-inside"``: the same, after the op's linear
-    part; ``"max"``: routing to any maximum of a tie; ``"l2"``: any vector of norm <= |delta| at a
+    cases (``"zero"``: any c in [0, 1] at 0, as ReLU; ``"zero-inside"``: the same, after the op's
+    linear part; ``"max"``: routing to any maximum of a tie; ``"l2"``: any vector of norm <= |delta| at a
     zero window). ``features``: the value features a kink case can show; ``features_of(case)``
     which of them it shows; ``place(inputs, params, lo, hi)`` puts a constructed case on the kink
     (in place); ``values``: the small integers kink cases are drawn from; ``sparse``: kink cases

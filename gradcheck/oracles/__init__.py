@@ -3,8 +3,9 @@
     oracle(spec: OpSpec, case: Case, forward: Forward | None) -> Expected | None
 
 - ``fd``: central finite differences of the candidate's *own* forward (needs ``forward``);
-  it also judges itself (:func:`gradcheck.oracles.fd.elementwise_check`: confirmation one
-  element at a time, step halving, low-precision bounds), which the battery runs as ``check``;
+  its estimate is refined against the candidate's answer, so the battery judges it with
+  :func:`gradcheck.judge.fd_check.elementwise_check` (step halving, confirmation one element
+  at a time, low-precision bounds);
 - ``torch``: ``torch.nn.functional`` in float64 with ``torch.autograd``;
 - ``scipy``: the op's scipy closed form (``OpSpec.scipy``), where it has one.
 
@@ -16,12 +17,12 @@ every report (``gradcheck.report.marks``) follow from :data:`ORACLES` and its or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from gradcheck.cases import Case, Expected
 from gradcheck.ops import OpSpec
 from gradcheck.oracles import scipy_oracle as _scipy
-from gradcheck.oracles.fd import elementwise_check, finite_differences
+from gradcheck.oracles.fd import finite_differences
 from gradcheck.oracles.torch_oracle import torch_oracle
 
 __all__ = ["ORACLES", "Oracle", "finite_differences", "torch_oracle", "scipy_oracle"]
@@ -37,11 +38,7 @@ class Oracle:
     title: str  # what it is, in words (reports)
     run: Callable[[OpSpec, Case, Optional[Callable]], Optional[Expected]]
     covers: Callable[[OpSpec], tuple[bool, bool]]  # (forward, gradients)
-    check: Callable[..., dict[str, Any]] | None = None  # an oracle that judges itself (needs the forward)
-
-    @property
-    def needs_forward(self) -> bool:
-        return self.check is not None
+    needs_forward: bool = False  # differences the candidate's own forward
 
     def __call__(self, spec: OpSpec, case: Case, forward: Callable | None = None) -> Expected | None:
         return self.run(spec, case, forward)
@@ -50,7 +47,7 @@ class Oracle:
 #: Oracle name -> oracle, in the order they are run and shown.
 ORACLES: dict[str, Oracle] = {o.name: o for o in (
     Oracle("fd", "finite differences of your forward", finite_differences, lambda spec: (False, True),
-           check=elementwise_check),
+           needs_forward=True),
     Oracle("torch", "torch autograd", torch_oracle, lambda spec: (True, True)),
     Oracle("scipy", "scipy.signal", scipy_oracle, _scipy.covers),
 )}

@@ -40,6 +40,9 @@ Richardson, rounding bounded in the worst case over the outputs it can move, as
 ``fd.finite_differences`` bounds it). Only a confirmed element is reported; the subset tests,
 with their probabilistic rounding bound, only guide the search. A correct gradient that a
 subset test wrongly suspected costs evaluations, never a false report.
+
+Long because the screen, the group-testing search and its confirmations share one account of
+forward evaluations.
 """
 from __future__ import annotations
 

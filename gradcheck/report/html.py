@@ -6,6 +6,9 @@ page has inline CSS and inline SVG only: no scripts, fonts, images or links outs
 
 This module turns records into small view objects (the matrix, each record's pictures and
 tables, the ledger) and leaves all markup to the templates.
+
+Long because it builds one small view object per part of the report (matrix, records, pictures,
+ledger); the markup is in the templates.
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ tolerance``: elements within tolerance (``e <= 1``) run from near-white to blue 
 ``1``), elements beyond it (``e > 1``) from orange to dark vermillion up to the largest error
 shown (at least ``1e3``; :func:`scale_decades`) and get a black outline; NaN is reddish purple. Blue against orange stays distinguishable under the common colour-vision
 deficiencies (Okabe & Ito's palette).
+
+Long because heatmaps, colour bars and convergence plots each draw their own axes and labels.
 """
 from __future__ import annotations
 

@@ -12,6 +12,9 @@
 - the equation ledger at a glance, when the run carries it, and the verdict.
 
 Long lines are wrapped, never cut; commands are wrapped with shell continuations.
+
+Long because the table, the failure sections and the wrapping of long lines and commands share
+one width budget.
 """
 from __future__ import annotations
 

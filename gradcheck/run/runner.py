@@ -43,8 +43,8 @@ def select_ops(available: dict[str, str], wanted: list[str] | None) -> list[tupl
 
 
 def add_repro(rec: Record, target: str, api: str, cfg: RunConfig) -> None:
-    """Attach a command and a Python snippet that reproduce a failing record (``gradcheck.report.repro``)."""
-    from gradcheck.report.repro import add_repro as attach
+    """Attach a command and a Python snippet that reproduce a failing record (``gradcheck.judge.repro``)."""
+    from gradcheck.judge.repro import add_repro as attach
 
     attach(rec, target, api, cfg)
 

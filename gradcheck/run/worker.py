@@ -23,6 +23,9 @@ call to the parent and arms a timer around it:
   worker unwatched; the parent then stops every worker and re-raises ``KeyboardInterrupt``;
 - the target itself is first imported in a process of its own (:func:`load_isolated`), so
   import-time code that exits, crashes or hangs is a ``LoadError``, not the end of the run.
+
+Long because watching a process (start-up, heartbeats, timeouts, signals, memory limits, a death
+mid-call) is one protocol between parent and child.
 """
 from __future__ import annotations
 

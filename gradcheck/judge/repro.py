@@ -18,6 +18,9 @@ smallest failing case, computes the truth and *prints* the difference at the wor
 
 Every snippet ends with a line ``... difference D (allowed A)``, D > A when the bug is there.
 Counterexamples too large to write out (``Counterexample.inputs`` is ``None``) get the command only.
+
+Long because a snippet is written in each convention's own terms (native, CS231n, torch), for
+each kind of oracle.
 """
 from __future__ import annotations
 
