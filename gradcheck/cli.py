@@ -145,15 +145,15 @@ def _summary(run) -> str:
 
 def _run_check(args: argparse.Namespace) -> int:
     from gradcheck.adapters import LoadError
-    from gradcheck.config import RunConfig
+    from gradcheck.config import run_config
     from gradcheck.records import RunResult
     from gradcheck.run.runner import run_check
 
     try:
-        cfg = RunConfig(
-            ops=args.ops, profile=args.profile or RunConfig().profile, max_examples=args.max_examples,
-            kink_examples=args.kink_examples, seed=args.seed, timeout=args.timeout, dtype=args.dtype,
-            device=args.device, allow_tf32=args.allow_tf32, jobs=args.jobs, deterministic=args.deterministic,
+        cfg = run_config(
+            ops=args.ops, profile=args.profile, max_examples=args.max_examples, kink_examples=args.kink_examples,
+            seed=args.seed, timeout=args.timeout, dtype=args.dtype, device=args.device, allow_tf32=args.allow_tf32,
+            jobs=args.jobs, deterministic=args.deterministic,
         )
         if args.dtype == "bfloat16" and args.api != "torch":
             raise ValueError("--dtype bfloat16 needs --api torch: numpy has no bfloat16 (float16 works with every API)")

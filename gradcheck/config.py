@@ -7,13 +7,14 @@ reproducible without a seed, and bounded) and ``thorough`` (many more examples, 
 from __future__ import annotations
 
 import os
+from typing import Any
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, settings
 
 from gradcheck.dtypes import DTYPES
 
-__all__ = ["RunConfig", "PROFILES", "hypothesis_settings", "default_profile", "hypothesis_storage",
+__all__ = ["RunConfig", "run_config", "PROFILES", "hypothesis_settings", "default_profile", "hypothesis_storage",
            "keep_hypothesis_files_in_cache"]
 
 #: profile -> (smooth examples per op, kink examples per op)
@@ -66,6 +67,19 @@ class RunConfig:
             raise ValueError("--timeout must be positive")
         if self.dtype not in DTYPES:
             raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+
+
+def run_config(*, ops: str | list[str] | None = None, profile: str | None = None, **options: Any) -> RunConfig:
+    """The one place the command line and the pytest plugin build a :class:`RunConfig`.
+
+    ``ops`` may be a comma-separated string (as both take it) or a list; ``profile`` ``None``
+    takes the default (``GRADCHECK_PROFILE``, else ``ci``); options given as ``None`` keep their
+    defaults (``jobs``, ``device``, ...). Raises ``ValueError`` for a bad value, naming it.
+    """
+    if isinstance(ops, str):
+        ops = [o.strip() for o in ops.split(",") if o.strip()] or None
+    kept = {k: v for k, v in options.items() if v is not None or k in ("max_examples", "kink_examples", "seed")}
+    return RunConfig(ops=ops, profile=profile or default_profile(), **kept)
 
 
 def hypothesis_settings(cfg: RunConfig, max_examples: int,

@@ -99,6 +99,12 @@ class _State:
                 self.sessions[name] = str(exc)
 
 
+#: The plugin's state for one pytest run (``None`` when no target was given), and the summary
+#: of several targets, kept in ``config.stash`` as pytest's own plugins keep theirs.
+STATE = pytest.StashKey["_State | None"]()
+SUMMARY = pytest.StashKey[Any]()
+
+
 class GradcheckItem(pytest.Item):
     def __init__(self, *, session_: Any, target_name: str, index: int, total: int, label: str, quantity: str,
                  oracle: str, group: str, **kwargs: Any):
@@ -161,7 +167,7 @@ class TargetCollector(pytest.Collector):
 
 class GradcheckCollector(pytest.Collector):
     def collect(self):
-        state: _State = self.config._gradcheck
+        state: _State = self.config.stash[STATE]
         if not state.many:
             s = state.sessions[state.names[0]]
             keys = s.keys()
@@ -199,21 +205,21 @@ def _xdist_workers() -> int:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config._gradcheck = None
+    config.stash[STATE] = None
     _records_sink.clear()
     patterns = config.getoption("--gradcheck-target")
     if not patterns:
         return
     from gradcheck.adapters import LoadError
-    from gradcheck.config import RunConfig
+    from gradcheck.config import run_config
 
     ops = config.getoption("--gradcheck-ops")
     targets = _expand(patterns)
     out = config.getoption("--gradcheck-out")
     try:
-        cfg = RunConfig(
-            ops=[o.strip() for o in ops.split(",") if o.strip()] if ops else None,
-            profile=config.getoption("--gradcheck-profile") or RunConfig().profile,
+        cfg = run_config(
+            ops=ops,
+            profile=config.getoption("--gradcheck-profile"),
             max_examples=config.getoption("--gradcheck-max-examples"),
             seed=config.getoption("--gradcheck-seed"),
             dtype=config.getoption("--gradcheck-dtype"),
@@ -232,11 +238,11 @@ def pytest_configure(config: pytest.Config) -> None:
             state.load()  # one target: a bad one is a usage error, before anything runs
     except (LoadError, ValueError) as exc:
         raise pytest.UsageError(f"gradcheck: {exc}") from None
-    config._gradcheck = state
+    config.stash[STATE] = state
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    state = config._gradcheck
+    state = config.stash.get(STATE, None)
     if state is None:
         return
     state.load()
@@ -307,14 +313,14 @@ def _write_many(state: _State, runs: list[Any], errors: dict[str, str]) -> dict[
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    state: _State | None = config._gradcheck
+    state: _State | None = config.stash.get(STATE, None)
     if state is None or hasattr(config, "workerinput"):
         return  # xdist workers send their records to the controller, which writes the reports
     runs, errors = _runs(state)
     if not errors and all(r is None for r in runs):
         return  # nothing ran (--collect-only, everything deselected): no report to write
     if state.many:
-        config._gradcheck_summary = _write_many(state, runs, errors)
+        config.stash[SUMMARY] = _write_many(state, runs, errors)
         return
     json_path, html_path = config.getoption("--gradcheck-json"), config.getoption("--gradcheck-report")
     run = runs[0]
@@ -331,13 +337,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    summary = getattr(config, "_gradcheck_summary", None)
+    summary = config.stash.get(SUMMARY, None)
     if summary is None:
         return
     from gradcheck.report.summary import format_table
 
     terminalreporter.section("gradcheck: target × op")
     terminalreporter.write_line(format_table(summary))
-    if config._gradcheck.out:
-        terminalreporter.write_line(f"summary: {os.path.join(config._gradcheck.out, 'summary.json')}, "
-                                    f"{os.path.join(config._gradcheck.out, 'index.html')}")
+    state = config.stash.get(STATE, None)
+    if state is not None and state.out:
+        terminalreporter.write_line(f"summary: {os.path.join(state.out, 'summary.json')}, "
+                                    f"{os.path.join(state.out, 'index.html')}")

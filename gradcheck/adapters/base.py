@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Implementation", "FunctionTable", "CandidateError", "BadReturn", "LoadError", "Unsupported", "call_candidate",
+__all__ = ["Target", "Implementation", "FunctionTable", "CandidateError", "BadReturn", "LoadError", "Unsupported", "call_candidate",
            "candidate_traceback"]
 
 
@@ -40,23 +40,43 @@ class BadReturn(Exception):
 
 
 @runtime_checkable
-class Implementation(Protocol):
-    """An implementation, seen through an adapter.
+class Target(Protocol):
+    """A loaded target as the run sees it: which op labels it has, which it lacks and why, and
+    the limits its convention and its declarations put on cases. The adapters implement it in
+    the process that loaded the target; ``gradcheck.run.worker.LoadedTarget`` implements it in
+    the parent, from what a probe process reported.
 
-    ``forward(op, inputs, params)`` returns the op's output; ``backward(op, delta, inputs,
-    params)`` returns the gradients named by the op's protocol, in order (a single array for
-    one gradient). Both receive fresh numpy arrays they may keep; what they return is passed
-    on untouched, so a wrong type is reported as such.
+    ``ops()`` maps each label (``"conv2d"``, ``"conv2d:fast"``) to its protocol op;
+    ``missing(label)`` says what is absent (``None``: provided); ``constraints(label)`` are the
+    limits of ``gradcheck.cases.strategies``.
     """
 
     target: str
     api: str
 
-    def provides(self, op: str) -> bool: ...
+    def ops(self) -> dict[str, str]: ...
 
-    def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
+    def missing(self, label: str) -> str | None: ...
 
-    def backward(self, op: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
+    def constraints(self, label: str) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Implementation(Target, Protocol):
+    """An implementation, seen through an adapter: a :class:`Target` that can be called.
+
+    ``forward(label, inputs, params)`` returns the op's output; ``backward(label, delta,
+    inputs, params)`` returns the gradients named by the op's protocol, in order (a single
+    array for one gradient). Both receive fresh numpy arrays they may keep; what they return is
+    passed on untouched, so a wrong type is reported as such. ``tolerance_dtype(label, dtype)``
+    is the arithmetic the results are judged in (``"tf32"`` where the candidate asked for it).
+    """
+
+    def forward(self, label: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
+
+    def backward(self, label: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any: ...
+
+    def tolerance_dtype(self, label: str, dtype: str) -> str: ...
 
 
 class FunctionTable:
@@ -78,6 +98,9 @@ class FunctionTable:
 
     def constraints(self, label: str) -> dict[str, Any]:
         return {}
+
+    def tolerance_dtype(self, label: str, dtype: str) -> str:
+        return dtype
 
 
 def candidate_traceback(exc: BaseException) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradcheck.adapters.base import BadReturn, CandidateError, Unsupported
+from gradcheck.adapters.base import BadReturn, CandidateError, Implementation, Unsupported
 from gradcheck.cases import Case
 from gradcheck.dtypes import carry, dtype_of, round_to
 from gradcheck.judge.lowprec import framework_allowed, is_low_precision
@@ -85,9 +85,9 @@ def error_records(label: str, keys: list[Key], exc: BaseException, case: Case | 
     }
 
 
-def tolerance_dtype(impl: Any, label: str, dtype: str) -> str:
-    f = getattr(impl, "tolerance_dtype", None)
-    return f(label, dtype) if f else dtype
+def tolerance_dtype(impl: Implementation, label: str, dtype: str) -> str:
+    """The arithmetic ``impl``'s results for ``label`` are judged in (its own say)."""
+    return impl.tolerance_dtype(label, dtype)
 
 
 def _as_tuple(spec: OpSpec, grads: Any) -> tuple:
