@@ -324,7 +324,10 @@ def _subgradient_truth(rec: Record, op: str, truth: list[str], quantity: str) ->
         why = ["# At an all-zero window the L2 norm has no gradient: any vector of norm at most |delta| is valid,",
                "# torch's answer is one of them. The valid answer nearest to yours (computed by gradcheck):"]
     else:
-        why = ["# At x = 0 the derivative of ReLU may be anything in [0, 1] (a subgradient); torch picks 0, one",
+        kink = SPECS[op].kink
+        (left, right), title = kink.slopes if kink else (0.0, 1.0), kink.title if kink and kink.title else op
+        why = [f"# At x = 0 the derivative of {title} may be anything in [{left:g}, {right:g}] (a subgradient); torch "
+               f"picks {left:g}, one",
                "# valid answer among many. The valid answer nearest to yours (computed by gradcheck):"]
     return ["# torch autograd in float64 (one valid answer)", *truth, "", *why, valid, ""]
 

@@ -215,14 +215,15 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
                        reduction=K[q], magnitude=mags[q], dtype=dt, expected_name="nearest valid")
 
     if spec.kinks == "zero":
+        left, right = spec.kink.slopes
         x, d, a = case.inputs["x"], case.delta, grads["dx"]
-        exact = np.where(x > 0, d, 0.0)
+        exact = np.where(x > 0, right * d, left * d)
         if isinstance(a, np.ndarray) and a.shape == x.shape:
-            lo, hi = np.minimum(0, d), np.maximum(0, d)
+            lo, hi = np.minimum(left * d, right * d), np.maximum(left * d, right * d)
             exact = np.where(x == 0, np.clip(np.nan_to_num(np.asarray(a, np.float64)), lo, hi), exact)
         rec = cmp("dx", exact)
         if rec.status == "fail":
-            rec.message = _first_line_then(rec.message, f"For ReLU, {RELU_RULE}.")
+            rec.message = _first_line_then(rec.message, f"For {spec.kink.title}, {zero_rule(spec.kink.slopes)}.")
         out[("dx", "subgradient")] = rec
     elif spec.kinks == "zero-inside":
         best: list[Record] | None = None
@@ -258,6 +259,17 @@ _ROUTE_TOL = 1e-9
 L2_RULE = ("with a positive norm o the gradient routes delta * x / o; an all-zero window (o = 0) may route any vector "
            "whose Euclidean norm is at most |delta|")
 
+def zero_rule(slopes: tuple[float, float]) -> str:
+    """The valid set at a kink at 0 whose one-sided derivatives are ``slopes`` (ReLU: (0, 1)),
+    as the messages state it."""
+    left, right = slopes
+
+    def times(c: float) -> str:
+        return "delta" if c == 1 else "0" if c == 0 else f"{c:g} * delta"
+
+    return (f"at x = 0 the derivative may be any c in [{left:g}, {right:g}] (a subgradient), so dx = c * delta there; "
+            f"elsewhere dx = {times(right)} where x > 0 and {times(left)} where x < 0")
+
+
 #: The valid set at a ReLU kink, as the messages state it.
-RELU_RULE = ("at x = 0 the derivative may be any c in [0, 1] (a subgradient), so dx = c * delta there; elsewhere "
-             "dx = delta where x > 0 and 0 where x < 0")
+RELU_RULE = zero_rule((0.0, 1.0))

@@ -103,8 +103,11 @@ def _zero_first(inputs: dict[str, np.ndarray], params: Params, lo: int, hi: int)
     inputs["x"].flat[0] = 0.0
 
 
-RELU_KINK = Kink("zero", ("x = 0",), lambda case: {"x = 0"} if (case.inputs["x"] == 0).any() else set(), _zero_first,
-                 away=True)
+def _at_zero(case: Any) -> set[str]:
+    return {"x = 0"} if (case.inputs["x"] == 0).any() else set()
+
+
+RELU_KINK = Kink("zero", ("x = 0",), _at_zero, _zero_first, away=True, title="ReLU")
 
 
 def _spec(name: str, kink: Kink | None = None, cs231n: tuple[CS231n, ...] = ()) -> OpSpec:

@@ -47,7 +47,7 @@ def _clear(case: Any, scale: float, margin: float) -> bool:
 
 RELU_INSIDE = Kink("zero-inside", ("pre-activation = 0",),
                    lambda case: {"pre-activation = 0"} if (_preactivation(case) == 0).any() else set(), _on_zero,
-                   clear=_clear)
+                   clear=_clear, title="ReLU")
 
 
 def _layer(f: str, kink: Kink | None, cs231n: tuple[CS231n, ...], hints: tuple[str, ...]) -> OpSpec:

@@ -162,7 +162,9 @@ class Kink:
     (in place); ``values``: the small integers kink cases are drawn from; ``sparse``: kink cases
     are half zeros; ``clear(case, scale)``: whether a smooth case stays clear of the kink by
     ``margin * scale`` (else another seed is drawn); ``spread``: smooth values are drawn
-    pairwise distinct (no ties); ``away``: smooth values are moved ``margin`` clear of 0.
+    pairwise distinct (no ties); ``away``: smooth values are moved ``margin`` clear of 0;
+    ``slopes``: the one-sided derivatives (left, right) at a kink at 0 (ReLU: (0, 1)); ``title``:
+    the op's name in messages ("ReLU").
     """
 
     rule: str
@@ -174,6 +176,8 @@ class Kink:
     clear: Callable[[Any, float, float], bool] | None = None
     spread: bool = False
     away: bool = False
+    slopes: tuple[float, float] = (0.0, 1.0)
+    title: str = ""
 
 
 # -- families --------------------------------------------------------------------------------------
