@@ -13,6 +13,8 @@ Modules: :mod:`.conv` (eqs. 4, 7, 10-22), :mod:`.activations` (eq. 8 and ``f'``)
 """
 from .activations import (
     ACTIVATIONS,
+    leaky_relu_backward,
+    leaky_relu_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,
@@ -71,6 +73,8 @@ __all__ = [
     "l2_pool2d_backward",
     "mse_forward",
     "mse_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
     "dense_forward",
     "dense_backward",
     "conv2d_relu_forward",

@@ -19,6 +19,9 @@ __all__ = [
     "relu_prime",
     "relu_forward",
     "relu_backward",
+    "LEAKY_SLOPE",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
     "sigmoid",
     "sigmoid_prime",
     "sigmoid_forward",
@@ -141,6 +144,46 @@ def relu_backward(delta: ArrayLike, x: ArrayLike) -> NDArray:
     dx : array, same shape as ``x``
     """
     return _backward("relu", delta, x)
+
+
+#: The slope of the leaky ReLU for x < 0 (torch's default ``negative_slope``).
+LEAKY_SLOPE = 0.01
+
+
+def leaky_relu_forward(x: ArrayLike) -> NDArray:
+    """Leaky ReLU forward, ``o = x if x > 0 else 0.01 x`` (eq. 8 with a leaky ``f``).
+
+    Parameters
+    ----------
+    x : array (any shape)
+
+    Returns
+    -------
+    o : array, same shape and dtype as ``x``
+    """
+    x = as_float_array(x)
+    return np.where(x > 0, x, x * x.dtype.type(LEAKY_SLOPE))
+
+
+def leaky_relu_backward(delta: ArrayLike, x: ArrayLike) -> NDArray:
+    """Leaky ReLU backward, ``dx = delta * f'(x)`` with ``f'(x) = 1 if x > 0 else 0.01``.
+
+    Subgradient choice at the kink: ``f'(0) := 0.01`` (any value in [0.01, 1] is valid; torch
+    takes 0.01 too).
+
+    Parameters
+    ----------
+    delta : array, same shape as ``x``
+    x : array (any shape)
+
+    Returns
+    -------
+    dx : array, same shape as ``x``
+    """
+    x = as_float_array(x)
+    delta = np.asarray(delta, dtype=result_dtype(x))
+    check_delta(delta, x.shape, "leaky_relu_backward")
+    return np.where(x > 0, delta, delta * delta.dtype.type(LEAKY_SLOPE))
 
 
 def sigmoid_forward(x: ArrayLike) -> NDArray:

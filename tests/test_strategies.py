@@ -14,7 +14,7 @@ from gradcheck.ops import SPECS
 from gradcheck.cases.strategies import KINK_MARGIN, cases
 from gradcheck.cases.strategies import geometry, kink_ops
 
-KINK_OPS = ("relu", "conv2d_relu", "max_pool2d", "l2_pool2d")
+KINK_OPS = ("relu", "leaky_relu", "conv2d_relu", "max_pool2d", "l2_pool2d")
 OP_KINDS = [(op, "smooth") for op in SPECS] + [(op, "kink") for op in KINK_OPS]
 CONV_OPS = [op for op, s in SPECS.items() if s.family.name == "conv"]
 POOL_OPS = ("max_pool2d", "avg_pool2d", "l2_pool2d")
@@ -218,7 +218,7 @@ def _zero_window(case) -> bool:
     return bool(((_windows(case, 0.0) ** 2).sum(axis=(-2, -1)) == 0).any())
 
 
-KINKS = {"relu": _relu_zero, "conv2d_relu": _preactivation_zero, "max_pool2d": _tied_maxima, "l2_pool2d": _zero_window}
+KINKS = {"relu": _relu_zero, "leaky_relu": _relu_zero, "conv2d_relu": _preactivation_zero, "max_pool2d": _tied_maxima, "l2_pool2d": _zero_window}
 
 
 @pytest.mark.parametrize("op", KINK_OPS)

@@ -150,7 +150,7 @@ def test_nothing_recognisable_lists_the_names_and_shapes_looked_for():
     with pytest.raises(LoadError) as info:
         TorchAdapter(types.SimpleNamespace(conv=1, helper=len), "mylayers")
     text = str(info.value)
-    assert "looked for attributes named conv2d, relu, sigmoid, tanh, max_pool2d" in text
+    assert "looked for attributes named conv2d, relu, sigmoid, tanh, leaky_relu, max_pool2d" in text
     assert "conv2d: weight (D, C, k1, k2) and bias (D,); dense: weight (K, F) and bias (K,)" in text
     with pytest.raises(LoadError) as info:
         TorchAdapter(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3, 2, bias=False)), "<seq>")

@@ -1,9 +1,10 @@
-"""The element-wise activations o = f(x) (eq. 8): relu, sigmoid, tanh.
+"""The element-wise activations o = f(x) (eq. 8): relu, sigmoid, tanh, leaky_relu.
 
 x of any shape (NCHW here) -> o of the same shape; ``dx = delta * f'(x)``. Each activation
 carries its numpy closed form ``(f, f')`` (used by the magnitudes, by scipy for sigmoid, and by
 the layers of :mod:`gradcheck.ops.layer`) and its torch function. ReLU has a kink at 0 where any
-c in [0, 1] is a valid derivative (``gradcheck.judge.subgradient``).
+c in [0, 1] is a valid derivative (``gradcheck.judge.subgradient``); the leaky ReLU's is
+[0.01, 1].
 """
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ def _expit(z: np.ndarray) -> np.ndarray:
     return expit(z)
 
 
+#: The leaky ReLU's slope for x < 0 (torch's default ``negative_slope``).
+LEAKY_SLOPE = 0.01
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation's closed forms: ``f``, ``f'`` (numpy) and its torch function's name.
@@ -41,9 +46,14 @@ class Activation:
     fprime: Callable[[np.ndarray], np.ndarray]
     f_and_fprime: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
     scipy: bool = False  # whether f comes from scipy (scipy.special.expit) rather than numpy
+    source: str = "torch.{name}({x})"  # the torch call as source text
 
     def torch(self, z: Any) -> Any:
-        return getattr(torch(), self.name)(z)
+        t = torch()
+        return getattr(t, self.name)(z) if hasattr(t, self.name) else getattr(t.nn.functional, self.name)(z)
+
+    def torch_source(self, x: str) -> str:
+        return self.source.format(name=self.name, x=x)
 
 
 def _tanh_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +71,9 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                lambda z: (np.maximum(z, 0), (z > 0).astype(np.float64))),
     Activation("sigmoid", _expit, lambda z: _expit(z) * (1 - _expit(z)), _sigmoid_pair, scipy=True),
     Activation("tanh", np.tanh, _sech2, _tanh_pair),
+    Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z), lambda z: np.where(z > 0, 1.0, LEAKY_SLOPE),
+               lambda z: (np.where(z > 0, z, LEAKY_SLOPE * z), np.where(z > 0, 1.0, LEAKY_SLOPE)),
+               source=f"F.leaky_relu({{x}}, {LEAKY_SLOPE})"),
 )}
 
 
@@ -110,21 +123,25 @@ def _at_zero(case: Any) -> set[str]:
 RELU_KINK = Kink("zero", ("x = 0",), _at_zero, _zero_first, away=True, title="ReLU")
 
 
-def _spec(name: str, kink: Kink | None = None, cs231n: tuple[CS231n, ...] = ()) -> OpSpec:
+def _spec(name: str, kink: Kink | None = None, cs231n: tuple[CS231n, ...] = (),
+          module: ModuleMatch | None = None) -> OpSpec:
     act = ACTIVATIONS[name]
     scipy = (lambda spec, case: (act.f(case.inputs["x"]), {"dx": case.delta * act.fprime(case.inputs["x"])})) \
         if act.scipy else None  # relu and tanh have no scipy counterpart of their own
     return OpSpec(
         OpProtocol(name, ("x",), ("dx",), ()), ELEMENTWISE, lambda t, p: act.torch(t["x"]),
-        lambda t, p: f"torch.{name}({t['x']})", lambda s, p: s["x"], {"x": "elementwise"},
+        lambda t, p: act.torch_source(t["x"]), lambda s, p: s["x"], {"x": "elementwise"},
         lambda s, p: {"forward": 4, "dx": 4}, kink=kink, activation=name, scipy=scipy, scipy_grads=act.scipy,
         magnitudes=activation_magnitudes, cs231n=cs231n,
-        module=ModuleMatch(types=(name.capitalize() if name != "relu" else "ReLU",), hints=(name,)),
+        module=module or ModuleMatch(types=(name.capitalize() if name != "relu" else "ReLU",), hints=(name,)),
     )
 
 
 RELU = _spec("relu", RELU_KINK, (CS231n("relu_forward", "relu_backward", ("x",)),))
 SIGMOID = _spec("sigmoid")
 TANH = _spec("tanh")
+LEAKY_RELU = _spec("leaky_relu", Kink("zero", ("x = 0",), _at_zero, _zero_first, away=True, slopes=(LEAKY_SLOPE, 1.0),
+                                      title="leaky ReLU"),
+                   module=ModuleMatch(types=("LeakyReLU",), hints=("leakyrelu",), rank=1))
 
-SPECS = (RELU, SIGMOID, TANH)
+SPECS = (RELU, SIGMOID, TANH, LEAKY_RELU)
