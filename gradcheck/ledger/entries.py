@@ -26,7 +26,8 @@ from gradcheck.ledger import evaluations as V
 from gradcheck.ledger import oracles as O
 from gradcheck.ledger import pooling_rules as P
 from gradcheck.ledger import transcriptions as T
-from gradcheck.ledger.cases import Case, activation_cases, dw_cases, dx_cases, forward_cases, image_kernel_cases, mse_cases, multichannel_cases, pool_cases
+from gradcheck.ledger.cases import (Case, activation_cases, dw_cases, dx_cases, forward_cases, image_kernel_cases,
+                                    mse_cases, multichannel_cases, pool_cases)
 from gradcheck.ledger.checks import CaseClass, Oracle
 from gradcheck.ledger.printed import LATEX, POOLING
 

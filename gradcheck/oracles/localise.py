@@ -59,7 +59,8 @@ from gradcheck.ops import OpSpec
 from gradcheck.records import Record, Worst
 from gradcheck.oracles.magnitudes import magnitudes
 from gradcheck.tolerances import tolerance_for
-from gradcheck.oracles.fd import Forward, _coloured, _differences, _steps, allowed_error, colour_groups, directional, forward_rounding
+from gradcheck.oracles.fd import (Forward, _coloured, _differences, _steps, allowed_error, colour_groups,
+                                  directional, forward_rounding)
 
 __all__ = ["Z", "BUDGET", "MOST", "SCREEN_FORWARDS", "SubsetTest", "Located", "Localisation", "locate", "subset_test",
            "screen", "describe"]

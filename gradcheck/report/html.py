@@ -29,7 +29,8 @@ from gradcheck.records import STATUSES, Record, RunResult, write_text_atomic
 from gradcheck.report.latex import latex_to_html
 from gradcheck.adapters.loader import describe_import
 from gradcheck.report.marks import MARKS, ORACLE_ORDER, QUANTITY_ORDER, STATUS_WORDS, verdict_of
-from gradcheck.report.svg import HeatmapSet, colorbar_svg, convergence_svg, error_heatmaps, fit_slope, scale_decades, to_nchw
+from gradcheck.report.svg import (HeatmapSet, colorbar_svg, convergence_svg, error_heatmaps, fit_slope,
+                                  scale_decades, to_nchw)
 
 __all__ = ["render_html", "write_html", "render_ledger_html", "write_ledger_html"]
 
