@@ -133,6 +133,13 @@ CATALOGUE: tuple[Entry, ...] = (
          also=[("forward",), ("dx",), ("dw",)], holds=_FD),
     _bug("native_dense_no_bias", "dense", "forward without the bias", [("forward",), ("db", "fd")],
          holds=[("db", "torch"), ("dx", "fd"), ("dw", "fd")]),
+    _bug("native_batchnorm_dx_no_mean_path", "batch_norm", "dx forgets that mu and var depend on x", [("dx",)],
+         holds=[("forward", "torch"), ("dgamma", "torch"), ("dbeta", "torch")]),
+    _bug("native_batchnorm_dgamma_one_sample", "batch_norm", "dgamma not summed over the batch", [("dgamma",)],
+         holds=[("forward", "torch"), ("dx", "torch"), ("dbeta", "torch")]),
+    _bug("native_batchnorm_unbiased_var", "batch_norm", "unbiased variance, consistent backward",
+         [("forward",), ("dx", "torch"), ("dgamma", "torch")], holds=[("dx", "fd"), ("dgamma", "fd"), ("dbeta", "torch")]),
+    _ok("native_batchnorm_sums", "batch_norm", "explicit sums, chain rule through mu and var"),
 )
 
 
@@ -192,6 +199,8 @@ def torch_inputs(api: str, op: str) -> list[np.ndarray]:
         shapes = [(3, 4), (4, 5) if api == "cs231n" else (5, 4), (5,)]
     elif op.endswith("pool2d"):
         shapes = [(2, 2, 6, 5)]
+    elif op == "batch_norm":
+        shapes = [(4, 3), (3,), (3,)]
     else:
         shapes = [(2, 3, 4, 5)]
     return [rng.standard_normal(s) for s in shapes]

@@ -1,0 +1,136 @@
+"""The normalisation family: batch normalisation in training mode.
+
+batch_norm: x (N, F) normalised over N, or x (N, C, H, W) over N, H and W (spatial batch
+norm), with the biased batch variance, as torch; gamma, beta (F,) or (C,); eps = 1e-5 (torch's
+default). o = gamma x^ + beta with x^ = (x - mu) / sqrt(var + eps); gradients dx, dgamma,
+dbeta (``reference/norm.py`` derives them). Running statistics are state, not differentiated.
+
+dx is a difference of terms that nearly cancel (with N = 2 it is close to 0 at any scale), so
+its magnitudes are those of the terms, ``|gamma| / s (|delta| + mean|delta| + |x^| mean|delta
+x^|)``, not of the result. A set of one value (N = 1 and no spatial axes) has variance 0: x^ = 0,
+o = beta, dx = 0, as torch computes it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from gradcheck.ops.spec import (CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
+                                check_limits, torch)
+
+__all__ = ["NormFamily", "NORM", "BATCH_NORM", "SPECS", "EPS"]
+
+#: torch's default eps.
+EPS = 1e-5
+
+
+def _axes(x_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes one statistic is taken over: all but the channel axis 1."""
+    return (0,) + tuple(range(2, len(x_shape)))
+
+
+def _set_size(shapes: Shapes) -> int:
+    x = shapes["x"]
+    return int(np.prod([x[a] for a in _axes(x)]))
+
+
+class NormFamily(Family):
+    """Geometry of a batch norm: (N, F) features, or (N, C, H, W) maps (``spatial``)."""
+
+    name = "norm"
+    features = ("N>1", "F>1", "spatial", "non-square input")
+    constraint_keys = {"batch": ("max", "max_batch"), "features": ("max", "max_features"),
+                       "spatial": ("switch", "spatial")}
+    small = {"max_batch": 3, "max_features": 3, "max_size": 3}
+
+    def geometry(self, pick: Pick, *, max_batch: int = 4, max_features: int = 4, max_size: int = 4,
+                 spatial: bool | None = None) -> Geometry:
+        """Shapes ``{"x", "gamma", "beta"}`` of a batch norm; no params.
+
+        - ``max_batch``, ``max_features``: upper bounds of N and of F (or C).
+        - ``max_size``: upper bound of H and W of a spatial case (drawn apart).
+        - ``spatial``: ``True`` only (N, C, H, W), ``False`` only (N, F), ``None`` both.
+        """
+        check_limits(max_batch=max_batch, max_features=max_features, max_size=max_size)
+        n, f = pick(1, max_batch), pick(1, max_features)
+        four = bool(pick(0, 1)) if spatial is None else spatial
+        x = (n, f, pick(1, max_size), pick(1, max_size)) if four else (n, f)
+        return {"x": x, "gamma": (f,), "beta": (f,)}, {}
+
+    def limits_within(self, shapes: Shapes, params: Params) -> dict[str, Any]:
+        x = shapes["x"]
+        out: dict[str, Any] = {"max_batch": x[0], "max_features": x[1], "spatial": len(x) == 4}
+        if len(x) == 4:
+            out["max_size"] = max(x[2:])
+        return out
+
+    def long_reduction(self, own: dict[str, Any]) -> Geometry:
+        return {"x": (8, 2, 16, 16), "gamma": (2,), "beta": (2,)}, {}
+
+    def features_of(self, shapes: Shapes, params: Params) -> set[str]:
+        x = shapes["x"]
+        on = {"N>1": x[0] > 1, "F>1": x[1] > 1, "spatial": len(x) == 4,
+              "non-square input": len(x) == 4 and x[2] != x[3]}
+        return {f for f, v in on.items() if v}
+
+
+NORM = NormFamily()
+
+
+def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(x^, 1/s broadcastable, axes) of a batch norm in float64."""
+    axes = _axes(x.shape)
+    mu = x.mean(axis=axes, keepdims=True)
+    inv_s = 1.0 / np.sqrt(((x - mu) ** 2).mean(axis=axes, keepdims=True) + EPS)
+    return (x - mu) * inv_s, inv_s, axes
+
+
+def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _magnitudes(spec: OpSpec, case: Any, torch_run: Callable) -> dict[str, np.ndarray]:
+    """The terms of each quantity, in absolute value (module docstring)."""
+    x = np.asarray(case.inputs["x"], np.float64)
+    xh, inv_s, axes = _stats(x)
+    gamma = _channel(np.abs(case.inputs["gamma"]), x.ndim)
+    beta = _channel(np.abs(case.inputs["beta"]), x.ndim)
+    d = np.abs(case.delta)
+    mean_d = d.mean(axis=axes, keepdims=True)
+    mean_dx = (d * np.abs(xh)).mean(axis=axes, keepdims=True)
+    dx = gamma * inv_s * (d + mean_d + np.abs(xh) * mean_dx + np.abs(x) * inv_s * mean_dx)
+    return {"forward": gamma * (np.abs(xh) + np.abs(x) * inv_s) + beta, "dx": dx + 1e-300,
+            "dgamma": (d * (np.abs(xh) + np.abs(x) * inv_s)).sum(axis=axes), "dbeta": d.sum(axis=axes)}
+
+
+def _torch(t: dict[str, Any], p: Params):
+    # the kernel under F.batch_norm, which refuses a set of one value (N = 1, no spatial axes)
+    return torch().batch_norm(t["x"], t["gamma"], t["beta"], None, None, True, 0.1, EPS, False)
+
+
+def _reduction(shapes: Shapes, params: Params) -> dict[str, int]:
+    m = _set_size(shapes)
+    return {"forward": 2 * m + 4, "dx": 3 * m + 8, "dgamma": 2 * m + 4, "dbeta": m}
+
+
+def _bn_param(p: Params) -> tuple[str, dict[str, Any]]:
+    return "bn_param", {"mode": "train", "eps": EPS}
+
+
+_CS = dict(arrays=("x", "gamma", "beta"), param=_bn_param)
+
+BATCH_NORM = OpSpec(
+    OpProtocol("batch_norm", ("x", "gamma", "beta"), ("dx", "dgamma", "dbeta"), ()), NORM, _torch,
+    lambda t, p: f"torch.batch_norm({t['x']}, {t['gamma']}, {t['beta']}, None, None, True, 0.1, {EPS}, False)",
+    lambda s, p: s["x"], {"x": "full", "gamma": "full", "beta": "full"}, _reduction,
+    magnitudes=_magnitudes, batched=False,
+    cs231n=(CS231n("batchnorm_forward", "batchnorm_backward", **_CS, limits={"spatial": False}),
+            CS231n("batchnorm_forward", "batchnorm_backward_alt", **_CS, limits={"spatial": False}, variant="alt",
+                   optional=True),
+            CS231n("spatial_batchnorm_forward", "spatial_batchnorm_backward", **_CS, limits={"spatial": True},
+                   variant="spatial", optional=True)),
+    module=ModuleMatch(hints=("batchnorm",), rank=1),
+)
+
+SPECS = (BATCH_NORM,)
