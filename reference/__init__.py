@@ -36,7 +36,7 @@ from .layer import (
     layer_delta,
 )
 from .loss import mse_backward, mse_forward
-from .norm import batch_norm_backward, batch_norm_forward
+from .norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
 from .network import (
     ActivationLayer,
     ConvLayer,
@@ -78,6 +78,8 @@ __all__ = [
     "leaky_relu_backward",
     "batch_norm_forward",
     "batch_norm_backward",
+    "layer_norm_forward",
+    "layer_norm_backward",
     "dense_forward",
     "dense_backward",
     "conv2d_relu_forward",

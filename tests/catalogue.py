@@ -140,6 +140,14 @@ CATALOGUE: tuple[Entry, ...] = (
     _bug("native_batchnorm_unbiased_var", "batch_norm", "unbiased variance, consistent backward",
          [("forward",), ("dx", "torch"), ("dgamma", "torch")], holds=[("dx", "fd"), ("dgamma", "fd"), ("dbeta", "torch")]),
     _ok("native_batchnorm_sums", "batch_norm", "explicit sums, chain rule through mu and var"),
+    _bug("native_layernorm_dx_no_mean_path", "layer_norm", "dx forgets that mu and var depend on x", [("dx",)],
+         holds=[("forward", "torch"), ("dgamma", "torch"), ("dbeta", "torch")]),
+    _bug("native_layernorm_dgamma_one_sample", "layer_norm", "dgamma not summed over the batch", [("dgamma",)],
+         holds=[("forward", "torch"), ("dx", "torch"), ("dbeta", "torch")]),
+    _bug("native_layernorm_over_batch", "layer_norm", "normalised over the batch, consistent backward",
+         [("forward",), ("dx", "torch"), ("dgamma", "torch"), ("batch-independence", "structure")],
+         holds=[("dx", "fd"), ("dgamma", "fd"), ("dbeta", "torch")]),
+    _ok("native_layernorm_transpose", "layer_norm", "a batch norm of the transpose"),
 )
 
 
@@ -199,7 +207,7 @@ def torch_inputs(api: str, op: str) -> list[np.ndarray]:
         shapes = [(3, 4), (4, 5) if api == "cs231n" else (5, 4), (5,)]
     elif op.endswith("pool2d"):
         shapes = [(2, 2, 6, 5)]
-    elif op == "batch_norm":
+    elif op in ("batch_norm", "layer_norm"):
         shapes = [(4, 3), (3,), (3,)]
     else:
         shapes = [(2, 3, 4, 5)]

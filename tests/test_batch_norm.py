@@ -1,4 +1,4 @@
-"""batch_norm (training mode): the reference passes, cancellation and variance 0 raise no false
+"""batch_norm (training mode) and layer_norm: the reference passes, cancellation and variance 0 raise no false
 alarm, the CS231n pairs are found, and the classic bugs are caught where they are."""
 from __future__ import annotations
 
@@ -51,3 +51,22 @@ def test_the_cs231n_pairs_are_checked_each_within_its_layout():
     both = gradcheck.check({"batch_norm": (forward, backward), "batch_norm:spatial": (forward, backward)},
                            api="cs231n", ops="batch_norm,batch_norm:spatial", **FEW)
     assert both.passed and any("spatial" in (r.covered or ()) for r in both.records)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_layer_norm_reference_passes_with_its_samples_independent(dtype):
+    pair = {"layer_norm": (reference.layer_norm_forward, reference.layer_norm_backward)}
+    result = gradcheck.check(pair, ops="layer_norm", dtype=dtype, **FEW)
+    assert result.passed, [r.message for r in result.records if r.status != "pass"]
+    assert any(r.quantity == "batch-independence" and r.status == "pass" for r in result.records)
+
+
+def test_the_cs231n_layernorm_pair_is_found():
+    def forward(x, gamma, beta, ln_param):
+        return reference.layer_norm_forward(x, gamma, beta, eps=ln_param["eps"]), (x, gamma, beta)
+
+    def backward(dout, cache):
+        return reference.layer_norm_backward(dout, *cache)
+
+    result = gradcheck.check({"layer_norm": (forward, backward)}, api="cs231n", ops="layer_norm", **FEW)
+    assert result.passed, [r.message for r in result.records if r.status != "pass"]

@@ -89,6 +89,8 @@ def _check_shapes(case) -> None:
         assert s["y"] == s["t"] and len(s["y"]) == 2 and case.delta.shape == ()
     elif case.op == "batch_norm":
         assert len(s["x"]) in (2, 4) and s["gamma"] == s["beta"] == (s["x"][1],) and case.delta.shape == s["x"]
+    elif case.op == "layer_norm":
+        assert len(s["x"]) == 2 and s["gamma"] == s["beta"] == (s["x"][1],) and case.delta.shape == s["x"]
     else:
         assert len(s["x"]) == 4 and case.delta.shape == s["x"]
 

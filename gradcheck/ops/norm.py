@@ -1,4 +1,4 @@
-"""The normalisation family: batch normalisation in training mode.
+"""The normalisation family: batch normalisation in training mode, and layer normalisation.
 
 batch_norm: x (N, F) normalised over N, or x (N, C, H, W) over N, H and W (spatial batch
 norm), with the biased batch variance, as torch; gamma, beta (F,) or (C,); eps = 1e-5 (torch's
@@ -19,7 +19,7 @@ import numpy as np
 from gradcheck.ops.spec import (CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
                                 check_limits, torch)
 
-__all__ = ["NormFamily", "NORM", "BATCH_NORM", "SPECS", "EPS"]
+__all__ = ["NormFamily", "NORM", "BATCH_NORM", "LAYER_NORM", "SPECS", "EPS"]
 
 #: torch's default eps.
 EPS = 1e-5
@@ -78,9 +78,13 @@ class NormFamily(Family):
 NORM = NormFamily()
 
 
-def _stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """(x^, 1/s broadcastable, axes) of a batch norm in float64."""
-    axes = _axes(x.shape)
+def _layer_axes(x_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes a layer norm's statistic is taken over: all but the batch axis 0."""
+    return tuple(range(1, len(x_shape)))
+
+
+def _stats(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(x^, 1/s broadcastable, axes) of a normalisation over ``axes``, in float64."""
     mu = x.mean(axis=axes, keepdims=True)
     inv_s = 1.0 / np.sqrt(((x - mu) ** 2).mean(axis=axes, keepdims=True) + EPS)
     return (x - mu) * inv_s, inv_s, axes
@@ -90,18 +94,28 @@ def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def _magnitudes(spec: OpSpec, case: Any, torch_run: Callable) -> dict[str, np.ndarray]:
-    """The terms of each quantity, in absolute value (module docstring)."""
+def _magnitudes_over(stat_axes: Callable[[tuple[int, ...]], tuple[int, ...]], layer: bool):
+    def magnitudes(spec: OpSpec, case: Any, torch_run: Callable) -> dict[str, np.ndarray]:
+        return _magnitudes(case, stat_axes, layer)
+
+    return magnitudes
+
+
+def _magnitudes(case: Any, stat_axes: Callable, layer: bool) -> dict[str, np.ndarray]:
+    """The terms of each quantity, in absolute value (module docstring); gamma and beta are
+    per channel (batch norm) or per feature of a sample (layer norm)."""
     x = np.asarray(case.inputs["x"], np.float64)
-    xh, inv_s, axes = _stats(x)
-    gamma = _channel(np.abs(case.inputs["gamma"]), x.ndim)
-    beta = _channel(np.abs(case.inputs["beta"]), x.ndim)
+    xh, inv_s, axes = _stats(x, stat_axes(x.shape))
+    per = (lambda v: np.abs(v)[None]) if layer else (lambda v: _channel(np.abs(v), x.ndim))
+    gamma, beta = per(case.inputs["gamma"]), per(case.inputs["beta"])
+    shared = (0,) if layer else axes  # the axes gamma and beta are shared along
     d = np.abs(case.delta)
-    mean_d = d.mean(axis=axes, keepdims=True)
-    mean_dx = (d * np.abs(xh)).mean(axis=axes, keepdims=True)
-    dx = gamma * inv_s * (d + mean_d + np.abs(xh) * mean_dx + np.abs(x) * inv_s * mean_dx)
+    g = gamma * d  # |dE/dx^|
+    mean_g = g.mean(axis=axes, keepdims=True)
+    mean_gx = (g * np.abs(xh)).mean(axis=axes, keepdims=True)
+    dx = inv_s * (g + mean_g + np.abs(xh) * mean_gx + np.abs(x) * inv_s * mean_gx)
     return {"forward": gamma * (np.abs(xh) + np.abs(x) * inv_s) + beta, "dx": dx + 1e-300,
-            "dgamma": (d * (np.abs(xh) + np.abs(x) * inv_s)).sum(axis=axes), "dbeta": d.sum(axis=axes)}
+            "dgamma": (d * (np.abs(xh) + np.abs(x) * inv_s)).sum(axis=shared), "dbeta": d.sum(axis=shared)}
 
 
 def _torch(t: dict[str, Any], p: Params):
@@ -124,7 +138,7 @@ BATCH_NORM = OpSpec(
     OpProtocol("batch_norm", ("x", "gamma", "beta"), ("dx", "dgamma", "dbeta"), ()), NORM, _torch,
     lambda t, p: f"torch.batch_norm({t['x']}, {t['gamma']}, {t['beta']}, None, None, True, 0.1, {EPS}, False)",
     lambda s, p: s["x"], {"x": "full", "gamma": "full", "beta": "full"}, _reduction,
-    magnitudes=_magnitudes, batched=False,
+    magnitudes=_magnitudes_over(_axes, layer=False), batched=False,
     cs231n=(CS231n("batchnorm_forward", "batchnorm_backward", **_CS, limits={"spatial": False}),
             CS231n("batchnorm_forward", "batchnorm_backward_alt", **_CS, limits={"spatial": False}, variant="alt",
                    optional=True),
@@ -133,4 +147,24 @@ BATCH_NORM = OpSpec(
     module=ModuleMatch(hints=("batchnorm",), rank=1),
 )
 
-SPECS = (BATCH_NORM,)
+def _ln_param(p: Params) -> tuple[str, dict[str, Any]]:
+    return "ln_param", {"eps": EPS}
+
+
+def _ln_reduction(shapes: Shapes, params: Params) -> dict[str, int]:
+    f, n = int(np.prod(shapes["x"][1:])), shapes["x"][0]
+    return {"forward": 2 * f + 4, "dx": 3 * f + 8, "dgamma": 2 * n + 4, "dbeta": n}
+
+
+#: layer_norm: x (N, F) normalised over F per sample (as CS231n's layernorm_*); gamma, beta (F,).
+LAYER_NORM = OpSpec(
+    OpProtocol("layer_norm", ("x", "gamma", "beta"), ("dx", "dgamma", "dbeta"), ()), NORM,
+    lambda t, p: torch().nn.functional.layer_norm(t["x"], tuple(t["gamma"].shape), t["gamma"], t["beta"], eps=EPS),
+    lambda t, p: f"F.layer_norm({t['x']}, tuple({t['gamma']}.shape), {t['gamma']}, {t['beta']}, eps={EPS})",
+    lambda s, p: s["x"], {"x": "full", "gamma": "full", "beta": "full"}, _ln_reduction,
+    limits={"spatial": False}, magnitudes=_magnitudes_over(_layer_axes, layer=True),
+    cs231n=(CS231n("layernorm_forward", "layernorm_backward", ("x", "gamma", "beta"), param=_ln_param),),
+    module=ModuleMatch(hints=("layernorm",), rank=1),
+)
+
+SPECS = (BATCH_NORM, LAYER_NORM)
