@@ -1,0 +1,680 @@
+r"""N-d grouped convolution and N-d transposed convolution (cross-correlation plus bias).
+
+Arrays are channel-first with ``d = x.ndim - 2`` spatial axes (``d`` in 1, 2, 3): input ``x``
+(N, C, *S), filter bank ``w`` (D, C/G, *k), bias ``b`` (D,), output ``o`` (N, D, *O); ``G`` is
+``groups``. The transposed convolution takes torch's weight layout (C_in, C_out/G, *k). Every
+hyper-parameter of a spatial axis (``stride`` ``s``, ``padding`` ``p``, ``dilation`` ``t``,
+``output_padding``) is an int or a tuple of ``d`` ints. The semantics are those of
+``torch.nn.functional.conv{1,2,3}d`` and ``conv_transpose{1,2,3}d``.
+
+Below, ``i``, ``m`` and ``i'`` are multi-indices over the ``d`` spatial axes (output position,
+kernel offset, input position), ``xp`` is ``x`` zero-padded by ``p`` on both sides of every axis,
+and products and sums of multi-indices are taken axis by axis.
+
+Forward (eq. 7 with a batch, channels, groups and ``d`` axes)
+-------------------------------------------------------------
+Channel ``c`` lies in group ``g = c // (C/G)`` and filter ``d`` in group ``g = d // (D/G)``;
+filter ``d`` only sees the ``C/G`` channels of its own group::
+
+    o[N, d, i] = b[d] + sum_{c in group(d)} sum_m w[d, c - g*C/G, m] * xp[N, c, i*s + m*t]
+
+``O = floor((S + 2p - t*(k-1) - 1) / s) + 1`` per axis. In the channel dimension this is a
+block-diagonal map: the filter bank is ``G`` independent ``(D/G, C/G, *k)`` banks and each group
+is an ordinary convolution of its own slice of channels. ``G = C`` with ``D = C*mult`` is the
+depthwise convolution.
+
+Backward (eqs. 10-22, generalised)
+----------------------------------
+With ``delta = dE/do`` (eq. 15), the chain rule of eq. 10 and the partial derivative of eq. 12
+(``do[N,d,i] / dw[d,c,m] = xp[N,c,i*s+m*t]``) give, as in eq. 13::
+
+    dw[d, c, m] = sum_{N, i} delta[N, d, i] * xp[N, g*C/G + c, i*s + m*t]
+
+i.e. the correlation of the padded input with the deltas over every spatial axis, sampled at
+the dilation ``t`` and read at the stride ``s``; the seed's eq. 13 is the case ``s = t = 1``,
+``p = 0``, two spatial axes and ``G = C = D = 1``. As in :mod:`reference.conv`, ``dw`` follows
+eq. 13, the correlation: eq. 14 as printed (eq. 2's convolution of ``rot180(delta)`` with ``o``)
+lands on eq. 13 shifted. ``db[d] = sum_{N, i} delta[N, d, i]`` (eq. 10 with ``do/db = 1``).
+For the input, eqs. 16-20 give::
+
+    dxp[N, c, i'] = sum_{d in group(c)} sum_m delta[N, d, i] * w[d, c - g*C/G, m]
+                    over the positions i with i*s + m*t = i'
+
+This is eq. 20 (``dE/dx_{i'} = sum_m delta_{i'-m} w_m``; no ``f'`` here, it belongs to the
+activation) with ``i' - m`` replaced by ``(i' - m*t) / s`` where that is a whole, in-range
+index, and 0 elsewhere, then cropped by ``p`` to ``dx``. Equivalently it is the full convolution (eq. 2's
+``*``) of the deltas, spread onto the stride grid (``s - 1`` zeros between neighbours), with the
+channel-transposed kernel at dilation ``t`` - the correlation of the zero-padded spread deltas
+with ``rot180(w)`` (eqs. 21-22; as printed, eq. 22's ``delta * rot180(w)`` with eq. 2's ``*``
+flips the kernel twice). The group structure carries over unchanged: the adjoint of a
+block-diagonal map is block-diagonal with the transposed blocks, so ``dx`` of group ``g`` only
+uses the deltas and filters of group ``g``, and ``dw`` of group ``g`` only its input channels.
+Input positions that no window reaches (stride larger than the kernel's extent, or rows left
+over by the floor in ``O``) get zero gradient.
+
+Transposed convolution
+----------------------
+The transposed convolution ``T`` is the adjoint of the convolution ``K`` with the same ``w``
+(read as a (D, C/G, *k) bank with ``D = C_in`` and ``C = C_out``), stride, padding, dilation and
+groups: ``<K(y), x> = <y, T(x)>``. So:
+
+* forward: ``T(x) = K^T x`` is the convolution's ``dx`` (eq. 20 above) with ``x`` in the role of
+  ``delta``, plus ``b`` (C_out,). The output size is
+  ``(S_in - 1)*s - 2p + t*(k-1) + output_padding + 1``; ``output_padding`` (``< s`` or ``< t``
+  on every axis) only resolves the ambiguity of the floor in ``O``: it adds rows at the end;
+* backward, ``dx``: the adjoint of ``K^T`` is ``K``, so ``dx`` is the convolution's forward
+  (eq. 7, no bias) applied to ``delta``;
+* backward, ``dw``: eq. 13 with the roles of input and deltas swapped,
+  ``dw[c_in, c, m] = sum_{N, i} x[N, c_in, i] * deltap[N, g*C_out/G + c, i*s + m*t]`` where
+  ``deltap`` is ``delta`` zero-padded by ``p``; ``db`` sums ``delta`` as above.
+
+Implementation
+--------------
+Every correlation (eq. 7 and eq. 13) goes through one unfolding (im2col): the padded input
+(N, C, *Sp) is read through a strided view (C, *k, N, *O) whose element ``[c, m, N, i]`` is
+``xp[N, c, i*s + m*t]``, copied once into columns (G, C/G * prod(k), N * prod(O)), and
+multiplied by the flattened filters (G, D/G, C/G * prod(k)) in one batched matrix product over
+the groups. ``dw`` is one batched product of the same columns with the deltas. The adjoint
+direction (eq. 20: ``dx``, and the transposed convolution's forward) is col2im fused with the
+product: for a run of kernel offsets, ``w[:, :, m]^T @ delta`` is one batched product over the
+groups, and each offset's slice of it is added to the strided window ``i*s + m*t`` of the
+padded result - eq. 20's sum over ``m``. Runs are bounded by :data:`BLOCK_ELEMENTS`, so the
+full columns of eq. 20 are not held at once. There are no Python loops over samples, groups,
+channels or positions; the only loop is over the ``prod(k)`` kernel offsets.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Union
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from numpy.typing import ArrayLike, NDArray
+
+from reference._windows import as_float_array, check_delta, result_dtype
+
+__all__ = [
+    "convnd_forward",
+    "convnd_backward",
+    "conv1d_forward",
+    "conv1d_backward",
+    "conv3d_forward",
+    "conv3d_backward",
+    "conv_transposend_forward",
+    "conv_transposend_backward",
+    "conv_transpose1d_forward",
+    "conv_transpose1d_backward",
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward",
+    "conv_transpose3d_forward",
+    "conv_transpose3d_backward",
+]
+
+#: A spatial hyper-parameter as accepted by the public API: an int or a tuple of ``d`` ints.
+IntTuple = Union[int, tuple[int, ...]]
+
+
+class _Geometry(NamedTuple):
+    """One convolution, seen from its wide side (``x`` of a convolution, ``o`` of a transposed one).
+
+    ``size`` is the unpadded spatial size of the wide side, ``out`` that of the narrow side (the
+    convolution's output); ``channels`` and ``filters`` are their channel counts (C and D).
+    """
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    size: tuple[int, ...]
+    out: tuple[int, ...]
+    channels: int
+    filters: int
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _spatial(value: IntTuple, name: str, d: int, *, minimum: int = 0) -> tuple[int, ...]:
+    """Normalise ``value`` (an int or a tuple of ``d`` ints) to a tuple of ``d`` ints."""
+    if _is_int(value):
+        out = (int(value),) * d
+    else:
+        try:
+            items = tuple(value)  # type: ignore[arg-type]
+        except TypeError:
+            items = None
+        if items is None or len(items) != d or not all(_is_int(v) for v in items):
+            raise ValueError(
+                f"{name} must be an int or a tuple of {d} ints (one per spatial axis), got {value!r}"
+            )
+        out = tuple(int(v) for v in items)
+    if min(out) < minimum:
+        raise ValueError(f"{name} must be >= {minimum} on every axis, got {value!r}")
+    return out
+
+
+def _check_arrays(x: NDArray, w: NDArray, b: NDArray, what: str, layout: str) -> int:
+    """Check ranks and return ``d``, the number of spatial axes."""
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(
+            f"{what}: x must be (N, C, *spatial) with 1, 2 or 3 spatial axes, got shape {x.shape}"
+        )
+    d = x.ndim - 2
+    if w.ndim != x.ndim:
+        raise ValueError(f"{what}: w must be {layout} with {d} kernel axes like x, got shape {w.shape}")
+    if min(w.shape[2:]) < 1:
+        raise ValueError(f"{what}: kernel sizes must be >= 1, got w of shape {w.shape}")
+    if b.ndim != 1:
+        raise ValueError(f"{what}: b must be 1-d, got shape {b.shape}")
+    return d
+
+
+def _check_groups(groups: int, what: str, **counts: int) -> int:
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"{what}: groups must be a positive int, got {groups!r}")
+    for label, count in counts.items():
+        if count % groups:
+            raise ValueError(f"{what}: groups={groups} must divide the number of {label} ({count})")
+    return int(groups)
+
+
+def _conv_geometry(
+    x: NDArray, w: NDArray, b: NDArray, stride: IntTuple, padding: IntTuple, dilation: IntTuple,
+    groups: int, what: str,
+) -> _Geometry:
+    """Validate the arguments of a convolution; return its geometry."""
+    d = _check_arrays(x, w, b, what, "(D, C/groups, *k)")
+    c, dn = x.shape[1], w.shape[0]
+    g = _check_groups(groups, what, **{"input channels": c, "filters D = w.shape[0]": dn})
+    if w.shape[1] != c // g:
+        raise ValueError(
+            f"{what}: w must be (D, C/groups, *k) = ({dn}, {c // g}, ...) for {c} input channels "
+            f"and groups={g}, got shape {w.shape}"
+        )
+    if b.shape != (dn,):
+        raise ValueError(f"{what}: b must have shape ({dn},), got {b.shape}")
+    s = _spatial(stride, "stride", d, minimum=1)
+    p = _spatial(padding, "padding", d, minimum=0)
+    t = _spatial(dilation, "dilation", d, minimum=1)
+    kernel, size = tuple(w.shape[2:]), tuple(x.shape[2:])
+    out = []
+    for axis, (n, k, si, pi, ti) in enumerate(zip(size, kernel, s, p, t)):
+        span = ti * (k - 1) + 1
+        if n + 2 * pi < span:
+            raise ValueError(
+                f"{what}: window of extent {span} (kernel {k}, dilation {ti}) does not fit in "
+                f"spatial axis {axis} of size {n} padded by {pi}"
+            )
+        out.append((n + 2 * pi - span) // si + 1)
+    return _Geometry(kernel, s, p, t, g, size, tuple(out), c, dn)
+
+
+def _transposed_geometry(
+    x: NDArray, w: NDArray, b: NDArray, stride: IntTuple, padding: IntTuple,
+    output_padding: IntTuple, dilation: IntTuple, groups: int, what: str,
+) -> _Geometry:
+    """Validate the arguments of a transposed convolution; return the adjoint convolution's geometry."""
+    d = _check_arrays(x, w, b, what, "(C_in, C_out/groups, *k)")
+    c_in = x.shape[1]
+    if w.shape[0] != c_in:
+        raise ValueError(
+            f"{what}: w must be (C_in, C_out/groups, *k) with C_in = {c_in} (x's channels), got shape {w.shape}"
+        )
+    g = _check_groups(groups, what, **{"input channels": c_in})
+    c_out = w.shape[1] * g
+    if b.shape != (c_out,):
+        raise ValueError(
+            f"{what}: b must have shape (C_out,) = ({c_out},) (w.shape[1] * groups), got {b.shape}"
+        )
+    s = _spatial(stride, "stride", d, minimum=1)
+    p = _spatial(padding, "padding", d, minimum=0)
+    op = _spatial(output_padding, "output_padding", d, minimum=0)
+    t = _spatial(dilation, "dilation", d, minimum=1)
+    kernel, size_in = tuple(w.shape[2:]), tuple(x.shape[2:])
+    size = []
+    for axis, (n, k, si, pi, oi, ti) in enumerate(zip(size_in, kernel, s, p, op, t)):
+        if oi >= si and oi >= ti:
+            raise ValueError(
+                f"{what}: output_padding must be smaller than either stride or dilation on every "
+                f"axis, got output_padding={oi}, stride={si}, dilation={ti} on spatial axis {axis}"
+            )
+        m = (n - 1) * si - 2 * pi + ti * (k - 1) + oi + 1
+        if m < 1:
+            raise ValueError(
+                f"{what}: output size {m} on spatial axis {axis} is not positive "
+                f"(input {n}, stride {si}, padding {pi}, dilation {ti}, kernel {k}, output_padding {oi})"
+            )
+        size.append(m)
+    return _Geometry(kernel, s, p, t, g, tuple(size), size_in, c_out, c_in)
+
+
+def _pad(a: NDArray, padding: tuple[int, ...]) -> NDArray:
+    """``a`` (N, C, *S) zero-padded by ``padding`` on both sides of each spatial axis.
+
+    Returns ``a`` itself (not a copy) when there is no padding; callers only read it.
+    """
+    if not any(padding):
+        return a
+    ap = np.zeros((*a.shape[:2], *(v + 2 * q for v, q in zip(a.shape[2:], padding))), dtype=a.dtype)
+    ap[(slice(None), slice(None), *(slice(q, q + v) for v, q in zip(a.shape[2:], padding)))] = a
+    return ap
+
+
+def _unfold(a: NDArray, geo: _Geometry) -> NDArray:
+    """im2col of the wide side ``a`` (N, C, *S): columns (G, C/G * prod(k), N * prod(O)).
+
+    Row ``(c, m)`` of group ``g``, column ``(N, i)`` holds ``ap[N, g*C/G + c, i*s + m*t]``, with
+    ``ap`` the zero-padded ``a``: eq. 7's ``o^{l-1}_{i+m}`` for every window at once. It is read
+    through one strided view (C, *k, N, *O) of ``ap`` and copied once.
+    """
+    n, c = a.shape[:2]
+    ap = _pad(a, geo.padding)
+    sn, sc, *ss = ap.strides
+    view = as_strided(
+        ap,
+        shape=(c, *geo.kernel, n, *geo.out),
+        strides=(sc, *(v * t for v, t in zip(ss, geo.dilation)), sn, *(v * s for v, s in zip(ss, geo.stride))),
+        writeable=False,
+    )
+    g = geo.groups
+    return np.ascontiguousarray(view).reshape(g, c // g * math.prod(geo.kernel), n * math.prod(geo.out))
+
+
+def _channels_second(a_cn: NDArray, b: NDArray | None = None) -> NDArray:
+    """(C, N, *S) -> C-contiguous (N, C, *S), adding ``b`` (C,) on the way if given."""
+    c, n, *rest = a_cn.shape
+    out = np.empty((n, c, *rest), dtype=a_cn.dtype)
+    src = a_cn.swapaxes(0, 1)
+    if b is None:
+        np.copyto(out, src)
+    else:
+        np.add(src, b.reshape(1, c, *(1,) * len(rest)), out=out)
+    return out
+
+
+def _channels_first(a: NDArray, groups: int) -> NDArray:
+    """(N, D, *O) -> (G, D/G, N * prod(O)), C-contiguous."""
+    n, d = a.shape[:2]
+    return np.ascontiguousarray(a.swapaxes(0, 1)).reshape(groups, d // groups, n * math.prod(a.shape[2:]))
+
+
+def _filters(w: NDArray, groups: int) -> NDArray:
+    """Filter bank (D, C/G, *k) as G stacked (D/G, C/G * prod(k)) matrices (a view)."""
+    return w.reshape(groups, w.shape[0] // groups, math.prod(w.shape[1:]))
+
+
+def _narrow(cols: NDArray, w: NDArray, geo: _Geometry, n: int, b: NDArray | None = None) -> NDArray:
+    """Eq. 7 on unfolded columns: (G, D/G, C/G*K) @ (G, C/G*K, N*P) -> (N, D, *O) (+ ``b``)."""
+    o = np.matmul(_filters(w, geo.groups), cols)
+    return _channels_second(o.reshape(geo.filters, n, *geo.out), b)
+
+
+#: Most elements of the block of columns that :func:`_wide` holds at a time (8 MiB of float64).
+BLOCK_ELEMENTS = 1 << 20
+
+
+def _wide(delta: NDArray, w: NDArray, geo: _Geometry, b: NDArray | None = None) -> NDArray:
+    """Eq. 20 (the adjoint of eq. 7): narrow side (N, D, *O) -> wide side (N, C, *S) (+ ``b``).
+
+    col2im fused with the product, a few kernel offsets at a time: for a run of offsets ``m``
+    the block ``w[:, :, m]^T @ delta`` (G, C/G per offset, N*P) is one batched product over the
+    groups, and each offset's slice is added to positions ``i*s + m*t`` of the padded result,
+    which is finally cropped by the padding. The runs are as long as :data:`BLOCK_ELEMENTS`
+    allows (all offsets at once for small inputs), so the columns of eq. 20 are never all held.
+    """
+    g, n, c, dn = geo.groups, delta.shape[0], geo.channels, geo.filters
+    cg, kk = c // g, math.prod(geo.kernel)
+    delta_g = _channels_first(delta, g)  # (G, D/G, N*P)
+    npos = delta_g.shape[-1]
+    # (G, K, C/G, D/G): the transposed filters, offset-major so that a run of offsets is one matrix
+    w_t = np.ascontiguousarray(w.reshape(g, dn // g, cg, kk).transpose(0, 3, 2, 1))
+    padded = tuple(v + 2 * q for v, q in zip(geo.size, geo.padding))
+    acc = np.zeros((g, cg, n, *padded), dtype=delta_g.dtype)
+    run = max(1, min(kk, BLOCK_ELEMENTS // max(1, c * npos)))
+    buf = np.empty((g, run * cg, npos), dtype=delta_g.dtype)
+    offsets = list(np.ndindex(*geo.kernel))
+    for q0 in range(0, kk, run):
+        q1 = min(kk, q0 + run)
+        w_run = w_t[:, q0:q1].reshape(g, (q1 - q0) * cg, dn // g)
+        block = buf[:, : (q1 - q0) * cg]
+        if dn == g:  # one filter per group: an outer product, cheaper as a broadcast
+            np.multiply(w_run, delta_g, out=block)
+        else:
+            np.matmul(w_run, delta_g, out=block)
+        block = block.reshape(g, q1 - q0, cg, n, *geo.out)
+        for j, m in enumerate(offsets[q0:q1]):
+            window = tuple(
+                slice(mi * t, mi * t + s * (o - 1) + 1, s)
+                for mi, t, s, o in zip(m, geo.dilation, geo.stride, geo.out)
+            )
+            acc[(slice(None), slice(None), slice(None), *window)] += block[:, j]
+    crop = tuple(slice(q, q + v) for v, q in zip(geo.size, geo.padding))
+    return _channels_second(acc.reshape(c, n, *padded)[(slice(None), slice(None), *crop)], b)
+
+
+def _weight_grad(cols: NDArray, delta: NDArray, geo: _Geometry, kernel_shape: tuple[int, ...]) -> NDArray:
+    """Eq. 13: columns (G, C/G*K, N*P) against the narrow side (N, D, *O) -> ``kernel_shape``."""
+    delta_g = _channels_first(delta, geo.groups)  # (G, D/G, N*P)
+    # (cols @ delta^T)^T rather than delta @ cols^T: with the long N*P axis as the inner
+    # dimension of a tall product OpenBLAS is faster
+    dw = np.matmul(cols, delta_g.transpose(0, 2, 1)).transpose(0, 2, 1)
+    return np.ascontiguousarray(dw).reshape(kernel_shape)
+
+
+def _prepare(*arrays: ArrayLike) -> list[NDArray]:
+    dtype = result_dtype(*(np.asarray(a) for a in arrays))
+    return [as_float_array(a, dtype) for a in arrays]
+
+
+def _check_rank(x: ArrayLike, d: int, what: str) -> None:
+    shape = np.shape(x)
+    if len(shape) != d + 2:
+        raise ValueError(f"{what}: x must have {d} spatial axes (x.ndim == {d + 2}), got shape {shape}")
+
+
+# ---------------------------------------------------------------------------------------------
+# convolution
+# ---------------------------------------------------------------------------------------------
+
+
+def convnd_forward(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike,
+    *,
+    stride: IntTuple = 1,
+    padding: IntTuple = 0,
+    dilation: IntTuple = 1,
+    groups: int = 1,
+) -> NDArray:
+    """Grouped N-d convolution forward pass (``torch.nn.functional.conv{1,2,3}d``).
+
+    Eq. 7 over ``d`` spatial axes, with stride, zero padding, dilation and groups::
+
+        o[N, d, i] = b[d] + sum_{c < C/G} sum_m w[d, c, m] * xp[N, g(d)*C/G + c, i*s + m*t]
+
+    with ``g(d) = d // (D/G)`` and ``xp`` the input zero-padded by ``padding``.
+    Ledger: eq4, eq7.
+
+    Parameters
+    ----------
+    x : array (N, C, *S)
+        Input, ``d = x.ndim - 2`` in (1, 2, 3) spatial axes.
+    w : array (D, C/groups, *k)
+        Filter bank, ``d`` kernel axes.
+    b : array (D,)
+        One bias per filter.
+    stride, padding, dilation : int or tuple of d ints
+        ``stride >= 1``, ``padding >= 0``, ``dilation >= 1``.
+    groups : int
+        Divides both ``C`` and ``D``; ``groups = C`` is the depthwise convolution.
+
+    Returns
+    -------
+    array (N, D, *O)
+        ``O = floor((S + 2p - dilation*(k-1) - 1) / stride) + 1`` per axis, in the promoted
+        floating dtype of the inputs.
+    """
+    x, w, b = _prepare(x, w, b)
+    geo = _conv_geometry(x, w, b, stride, padding, dilation, groups, "convnd_forward")
+    return _narrow(_unfold(x, geo), w, geo, x.shape[0], b)
+
+
+def convnd_backward(
+    delta: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike,
+    *,
+    stride: IntTuple = 1,
+    padding: IntTuple = 0,
+    dilation: IntTuple = 1,
+    groups: int = 1,
+) -> tuple[NDArray, NDArray, NDArray]:
+    """Grouped N-d convolution backward pass: gradients with respect to ``x``, ``w`` and ``b``.
+
+    * ``dw`` -- eq. 13: ``dw[d, c, m] = sum_{N, i} delta[N, d, i] * xp[N, g(d)*C/G + c, i*s + m*t]``;
+    * ``db`` -- ``db[d] = sum_{N, i} delta[N, d, i]``;
+    * ``dx`` -- eq. 20: ``dxp[N, c, i*s + m*t] += sum_{d in group(c)} delta[N, d, i] * w[d, c mod C/G, m]``
+      over all ``i`` and ``m``, cropped by the padding: the full convolution of the
+      stride-spread deltas with ``w`` (the correlation with ``rot180(w)``, corrected eq. 22).
+      No ``f'`` factor: this is the convolution's own input gradient.
+
+    Each group is independent: its gradients involve only its own channels and filters.
+
+    Parameters
+    ----------
+    delta : array (N, D, *O)
+        ``dE/do``, the gradient with respect to the forward output.
+    x : array (N, C, *S)
+    w : array (D, C/groups, *k)
+    b : array (D,)
+    stride, padding, dilation, groups
+        As in :func:`convnd_forward`.
+
+    Returns
+    -------
+    dx : array (N, C, *S)
+    dw : array (D, C/groups, *k)
+    db : array (D,)
+    """
+    delta, x, w, b = _prepare(delta, x, w, b)
+    geo = _conv_geometry(x, w, b, stride, padding, dilation, groups, "convnd_backward")
+    n = x.shape[0]
+    check_delta(delta, (n, geo.filters, *geo.out), "convnd_backward")
+    dw = _weight_grad(_unfold(x, geo), delta, geo, w.shape)
+    db = delta.sum(axis=(0, *range(2, delta.ndim)))
+    dx = _wide(delta, w, geo)
+    return dx, dw, db
+
+
+def conv1d_forward(
+    x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1, padding: IntTuple = 0,
+    dilation: IntTuple = 1, groups: int = 1,
+) -> NDArray:
+    """:func:`convnd_forward` for x (N, C, L), w (D, C/groups, k), b (D,) -> (N, D, Lo)."""
+    _check_rank(x, 1, "conv1d_forward")
+    return convnd_forward(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv1d_backward(
+    delta: ArrayLike, x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1,
+    padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`convnd_backward` for delta (N, D, Lo), x (N, C, L) -> (dx, dw, db)."""
+    _check_rank(x, 1, "conv1d_backward")
+    return convnd_backward(delta, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv3d_forward(
+    x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1, padding: IntTuple = 0,
+    dilation: IntTuple = 1, groups: int = 1,
+) -> NDArray:
+    """:func:`convnd_forward` for x (N, C, T, H, W), w (D, C/groups, k1, k2, k3), b (D,) -> (N, D, To, Ho, Wo)."""
+    _check_rank(x, 3, "conv3d_forward")
+    return convnd_forward(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv3d_backward(
+    delta: ArrayLike, x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1,
+    padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`convnd_backward` for delta (N, D, To, Ho, Wo), x (N, C, T, H, W) -> (dx, dw, db)."""
+    _check_rank(x, 3, "conv3d_backward")
+    return convnd_backward(delta, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# transposed convolution
+# ---------------------------------------------------------------------------------------------
+
+
+def conv_transposend_forward(
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike,
+    *,
+    stride: IntTuple = 1,
+    padding: IntTuple = 0,
+    output_padding: IntTuple = 0,
+    dilation: IntTuple = 1,
+    groups: int = 1,
+) -> NDArray:
+    """Grouped N-d transposed convolution forward pass (``torch.nn.functional.conv_transpose{1,2,3}d``).
+
+    The adjoint of :func:`convnd_forward` with the same ``w`` read as a (C_in, C_out/G, *k)
+    bank: the convolution's ``dx`` (eq. 20) with ``x`` in the role of the deltas, plus ``b``::
+
+        op[N, c, i*s + m*t] += sum_{c_in in group(c)} x[N, c_in, i] * w[c_in, c mod C_out/G, m]
+
+    over all ``i`` and ``m``, cropped by ``padding`` (and extended by ``output_padding`` at
+    the end of each axis), then ``o[N, c] += b[c]``.
+
+    Parameters
+    ----------
+    x : array (N, C_in, *S_in)
+        Input, ``d = x.ndim - 2`` in (1, 2, 3) spatial axes.
+    w : array (C_in, C_out/groups, *k)
+        Filter bank in torch's layout for transposed convolutions.
+    b : array (C_out,)
+    stride, padding, dilation : int or tuple of d ints
+        ``stride >= 1``, ``padding >= 0``, ``dilation >= 1``.
+    output_padding : int or tuple of d ints
+        Extra size at the end of each output axis; must be smaller than either ``stride`` or
+        ``dilation`` on every axis.
+    groups : int
+        Divides ``C_in``; ``C_out = w.shape[1] * groups``.
+
+    Returns
+    -------
+    array (N, C_out, *S_out)
+        ``S_out = (S_in - 1)*stride - 2*padding + dilation*(k-1) + output_padding + 1`` per
+        axis, in the promoted floating dtype of the inputs.
+    """
+    x, w, b = _prepare(x, w, b)
+    geo = _transposed_geometry(x, w, b, stride, padding, output_padding, dilation, groups, "conv_transposend_forward")
+    return _wide(x, w, geo, b)
+
+
+def conv_transposend_backward(
+    delta: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike,
+    *,
+    stride: IntTuple = 1,
+    padding: IntTuple = 0,
+    output_padding: IntTuple = 0,
+    dilation: IntTuple = 1,
+    groups: int = 1,
+) -> tuple[NDArray, NDArray, NDArray]:
+    """Grouped N-d transposed convolution backward pass: gradients for ``x``, ``w`` and ``b``.
+
+    * ``dx`` -- the adjoint of the forward is the convolution: eq. 7 (no bias) applied to the
+      deltas, ``dx[N, c_in, i] = sum_{c, m} w[c_in, c, m] * deltap[N, g*C_out/G + c, i*s + m*t]``;
+    * ``dw`` -- eq. 13 with input and deltas swapped,
+      ``dw[c_in, c, m] = sum_{N, i} x[N, c_in, i] * deltap[N, g*C_out/G + c, i*s + m*t]``;
+    * ``db`` -- ``db[c] = sum_{N, i} delta[N, c, i]``;
+
+    where ``deltap`` is ``delta`` zero-padded by ``padding`` and ``g`` the group of ``c_in``.
+    Both ``dx`` and ``dw`` read the same unfolded ``deltap``.
+
+    Parameters
+    ----------
+    delta : array (N, C_out, *S_out)
+        ``dE/do``, the gradient with respect to the forward output.
+    x : array (N, C_in, *S_in)
+    w : array (C_in, C_out/groups, *k)
+    b : array (C_out,)
+    stride, padding, output_padding, dilation, groups
+        As in :func:`conv_transposend_forward`.
+
+    Returns
+    -------
+    dx : array (N, C_in, *S_in)
+    dw : array (C_in, C_out/groups, *k)
+    db : array (C_out,)
+    """
+    delta, x, w, b = _prepare(delta, x, w, b)
+    geo = _transposed_geometry(x, w, b, stride, padding, output_padding, dilation, groups, "conv_transposend_backward")
+    n = x.shape[0]
+    check_delta(delta, (n, geo.channels, *geo.size), "conv_transposend_backward")
+    cols = _unfold(delta, geo)
+    dx = _narrow(cols, w, geo, n)
+    dw = _weight_grad(cols, x, geo, w.shape)
+    db = delta.sum(axis=(0, *range(2, delta.ndim)))
+    return dx, dw, db
+
+
+def conv_transpose1d_forward(
+    x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1, padding: IntTuple = 0,
+    output_padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> NDArray:
+    """:func:`conv_transposend_forward` for x (N, C_in, L), w (C_in, C_out/groups, k) -> (N, C_out, Lo)."""
+    _check_rank(x, 1, "conv_transpose1d_forward")
+    return conv_transposend_forward(
+        x, w, b, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+    )
+
+
+def conv_transpose1d_backward(
+    delta: ArrayLike, x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1,
+    padding: IntTuple = 0, output_padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`conv_transposend_backward` for delta (N, C_out, Lo), x (N, C_in, L) -> (dx, dw, db)."""
+    _check_rank(x, 1, "conv_transpose1d_backward")
+    return conv_transposend_backward(
+        delta, x, w, b, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
+        groups=groups,
+    )
+
+
+def conv_transpose2d_forward(
+    x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1, padding: IntTuple = 0,
+    output_padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> NDArray:
+    """:func:`conv_transposend_forward` for x (N, C_in, H, W), w (C_in, C_out/groups, k1, k2) -> (N, C_out, Ho, Wo)."""
+    _check_rank(x, 2, "conv_transpose2d_forward")
+    return conv_transposend_forward(
+        x, w, b, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+    )
+
+
+def conv_transpose2d_backward(
+    delta: ArrayLike, x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1,
+    padding: IntTuple = 0, output_padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`conv_transposend_backward` for delta (N, C_out, Ho, Wo), x (N, C_in, H, W) -> (dx, dw, db)."""
+    _check_rank(x, 2, "conv_transpose2d_backward")
+    return conv_transposend_backward(
+        delta, x, w, b, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
+        groups=groups,
+    )
+
+
+def conv_transpose3d_forward(
+    x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1, padding: IntTuple = 0,
+    output_padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> NDArray:
+    """:func:`conv_transposend_forward` for x (N, C_in, T, H, W), w (C_in, C_out/groups, k1, k2, k3).
+
+    Returns (N, C_out, To, Ho, Wo).
+    """
+    _check_rank(x, 3, "conv_transpose3d_forward")
+    return conv_transposend_forward(
+        x, w, b, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+    )
+
+
+def conv_transpose3d_backward(
+    delta: ArrayLike, x: ArrayLike, w: ArrayLike, b: ArrayLike, *, stride: IntTuple = 1,
+    padding: IntTuple = 0, output_padding: IntTuple = 0, dilation: IntTuple = 1, groups: int = 1,
+) -> tuple[NDArray, NDArray, NDArray]:
+    """:func:`conv_transposend_backward` for delta (N, C_out, To, Ho, Wo), x (N, C_in, T, H, W) -> (dx, dw, db)."""
+    _check_rank(x, 3, "conv_transpose3d_backward")
+    return conv_transposend_backward(
+        delta, x, w, b, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation,
+        groups=groups,
+    )
