@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradcheck.ops.spec import (CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
+from gradcheck.ops.spec import (Bench, CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
                                 check_limits, torch)
 
 __all__ = ["NormFamily", "NORM", "BATCH_NORM", "LAYER_NORM", "SPECS", "EPS"]
@@ -145,6 +145,10 @@ BATCH_NORM = OpSpec(
             CS231n("spatial_batchnorm_forward", "spatial_batchnorm_backward", **_CS, limits={"spatial": True},
                    variant="spatial", optional=True)),
     module=ModuleMatch(hints=("batchnorm",), rank=1),
+    bench=(Bench({"x": (64, 256), "gamma": (256,), "beta": (256,)}, {}, "batch_norm",
+                 {"x": (16, 32), "gamma": (32,), "beta": (32,)}),
+           Bench({"x": (32, 64, 16, 16), "gamma": (64,), "beta": (64,)}, {}, "batch_norm",
+                 {"x": (4, 8, 8, 8), "gamma": (8,), "beta": (8,)}, suffix="spatial")),
 )
 
 def _ln_param(p: Params) -> tuple[str, dict[str, Any]]:
@@ -165,6 +169,8 @@ LAYER_NORM = OpSpec(
     limits={"spatial": False}, magnitudes=_magnitudes_over(_layer_axes, layer=True),
     cs231n=(CS231n("layernorm_forward", "layernorm_backward", ("x", "gamma", "beta"), param=_ln_param),),
     module=ModuleMatch(hints=("layernorm",), rank=1),
+    bench=(Bench({"x": (64, 256), "gamma": (256,), "beta": (256,)}, {}, "layer_norm",
+                 {"x": (16, 32), "gamma": (32,), "beta": (32,)}),),
 )
 
 SPECS = (BATCH_NORM, LAYER_NORM)
