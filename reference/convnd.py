@@ -78,7 +78,8 @@ the groups. ``dw`` is one batched product of the same columns with the deltas. T
 direction (eq. 20: ``dx``, and the transposed convolution's forward) is col2im fused with the
 product: for a run of kernel offsets, ``w[:, :, m]^T @ delta`` is one batched product over the
 groups, and each offset's slice of it is added to the strided window ``i*s + m*t`` of the
-padded result - eq. 20's sum over ``m``. Runs are bounded by :data:`BLOCK_ELEMENTS`, so the
+padded result - eq. 20's sum over ``m`` (with stride 1 on every axis, one contiguous slice of
+the flattened result, shifted per offset). Runs are bounded by :data:`BLOCK_ELEMENTS`, so the
 full columns of eq. 20 are not held at once. There are no Python loops over samples, groups,
 channels or positions; the only loop is over the ``prod(k)`` kernel offsets.
 """
@@ -323,15 +324,31 @@ def _wide(delta: NDArray, w: NDArray, geo: _Geometry, b: NDArray | None = None) 
     groups, and each offset's slice is added to positions ``i*s + m*t`` of the padded result,
     which is finally cropped by the padding. The runs are as long as :data:`BLOCK_ELEMENTS`
     allows (all offsets at once for small inputs), so the columns of eq. 20 are never all held.
+
+    With stride 1 on every axis the deltas are first laid on the padded grid of the trailing
+    axes (zeros beyond ``O``): position ``i + m*t`` of the flattened padded result is then
+    position ``i`` shifted by the constant ``sum_a m_a t_a * prod(Sp[a+1:])``, so each offset's
+    accumulation is one long contiguous slice (the zeros land on positions they do not change).
     """
     g, n, c, dn = geo.groups, delta.shape[0], geo.channels, geo.filters
     cg, kk = c // g, math.prod(geo.kernel)
-    delta_g = _channels_first(delta, g)  # (G, D/G, N*P)
+    padded = tuple(v + 2 * q for v, q in zip(geo.size, geo.padding))
+    shift = all(s == 1 for s in geo.stride)
+    if shift:
+        grid = (geo.out[0], *padded[1:])
+        frame = np.zeros((dn, n, *grid), dtype=delta.dtype)
+        frame[(slice(None), slice(None), *(slice(0, o) for o in geo.out))] = delta.swapaxes(0, 1)
+        delta_g = frame.reshape(g, dn // g, n * math.prod(grid))  # (G, D/G, N * prod(grid))
+        steps = [math.prod(padded[a + 1 :]) for a in range(len(padded))]
+        # the last offset's slice runs past the padded result by the trailing axes' extents
+        slack = sum((k - 1) * t * st for k, t, st in zip(geo.kernel[1:], geo.dilation[1:], steps[1:]))
+        acc = np.zeros((g, cg, n, math.prod(padded) + slack), dtype=delta.dtype)
+    else:
+        delta_g = _channels_first(delta, g)  # (G, D/G, N*P)
+        acc = np.zeros((g, cg, n, *padded), dtype=delta.dtype)
     npos = delta_g.shape[-1]
     # (G, K, C/G, D/G): the transposed filters, offset-major so that a run of offsets is one matrix
     w_t = np.ascontiguousarray(w.reshape(g, dn // g, cg, kk).transpose(0, 3, 2, 1))
-    padded = tuple(v + 2 * q for v, q in zip(geo.size, geo.padding))
-    acc = np.zeros((g, cg, n, *padded), dtype=delta_g.dtype)
     run = max(1, min(kk, BLOCK_ELEMENTS // max(1, c * npos)))
     buf = np.empty((g, run * cg, npos), dtype=delta_g.dtype)
     offsets = list(np.ndindex(*geo.kernel))
@@ -343,13 +360,22 @@ def _wide(delta: NDArray, w: NDArray, geo: _Geometry, b: NDArray | None = None) 
             np.multiply(w_run, delta_g, out=block)
         else:
             np.matmul(w_run, delta_g, out=block)
-        block = block.reshape(g, q1 - q0, cg, n, *geo.out)
-        for j, m in enumerate(offsets[q0:q1]):
-            window = tuple(
-                slice(mi * t, mi * t + s * (o - 1) + 1, s)
-                for mi, t, s, o in zip(m, geo.dilation, geo.stride, geo.out)
-            )
-            acc[(slice(None), slice(None), slice(None), *window)] += block[:, j]
+        if shift:
+            length = npos // n
+            block = block.reshape(g, q1 - q0, cg, n, length)
+            for j, m in enumerate(offsets[q0:q1]):
+                f = sum(mi * t * st for mi, t, st in zip(m, geo.dilation, steps))
+                acc[:, :, :, f : f + length] += block[:, j]
+        else:
+            block = block.reshape(g, q1 - q0, cg, n, *geo.out)
+            for j, m in enumerate(offsets[q0:q1]):
+                window = tuple(
+                    slice(mi * t, mi * t + s * (o - 1) + 1, s)
+                    for mi, t, s, o in zip(m, geo.dilation, geo.stride, geo.out)
+                )
+                acc[(slice(None), slice(None), slice(None), *window)] += block[:, j]
+    if shift:
+        acc = acc[..., : math.prod(padded)]
     crop = tuple(slice(q, q + v) for v, q in zip(geo.size, geo.padding))
     return _channels_second(acc.reshape(c, n, *padded)[(slice(None), slice(None), *crop)], b)
 

@@ -259,19 +259,29 @@ def test_convnd_2d_agrees_with_conv2d_reference(xs, ws, hyper):
 
 
 @pytest.mark.parametrize("run", [1, 2, 4, None], ids=["offset-by-offset", "runs-of-2", "runs-of-4", "all-at-once"])
+@pytest.mark.parametrize("stride", [(2, 1), 1], ids=["strided", "stride1"])
 @pytest.mark.parametrize("transposed", [False, True], ids=["conv", "conv_transpose"])
-def test_blocked_adjoint_does_not_depend_on_the_block_size(monkeypatch, transposed, run):
-    """dx and the transposed forward agree with torch whether eq. 20's 9 offsets come 1, 2, 4 or 9 at a time."""
-    rng = rng_for(f"blocks-{transposed}")
+def test_blocked_adjoint_does_not_depend_on_the_block_size(monkeypatch, transposed, stride, run):
+    """dx and the transposed forward agree with torch whether eq. 20's 9 offsets come 1, 2, 4 or 9 at a time.
+
+    Stride 1 on every axis takes the shifted-slice accumulation, any other stride the strided windows.
+    """
+    rng = rng_for(f"blocks-{transposed}-{stride}")
     x = rng.standard_normal((2, 4, 6, 5))
-    hyper = {"stride": (2, 1), "padding": 1, "dilation": (1, 2), "groups": 2}
+    hyper = {"stride": stride, "padding": 1, "dilation": (1, 2), "groups": 2}
+    if transposed and stride == 1:
+        hyper["output_padding"] = (0, 1)  # below the dilation
     if transposed:
         w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(6)
-        check, narrow = check_conv_t_against_torch, x.shape[2:]
+        check, channels = check_conv_t_against_torch, 6
+        narrow, wide = x.shape[2:], R.conv_transposend_forward(x, w, b, **hyper).shape[2:]
     else:
         w, b = rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)
-        check, narrow = check_conv_against_torch, R.convnd_forward(x, w, b, **hyper).shape[2:]
-    per_offset = 6 * 2 * math.prod(narrow) if transposed else 4 * 2 * math.prod(narrow)  # C_wide * N * P
+        check, channels = check_conv_against_torch, 4
+        narrow, wide = R.convnd_forward(x, w, b, **hyper).shape[2:], x.shape[2:]
+    if stride == 1:  # the blocks then cover the padded extent of the trailing axis
+        narrow = (narrow[0], wide[1] + 2)
+    per_offset = channels * 2 * math.prod(narrow)  # C_wide * N * positions
     if run is not None:
         monkeypatch.setattr(R, "BLOCK_ELEMENTS", run * per_offset)
     check(x, w, b, rng, **hyper)
