@@ -266,7 +266,7 @@ class OpSpec:
       conv's w: pre-activations stay O(scale), not O(scale**2)).
     - ``batched``: whether samples are independent (false for a loss summed over the batch).
     - ``cs231n``: its pairs in the CS231n convention; ``module``: how torch objects are
-      recognised as it; ``torch_name``: its name in ``torch.nn.functional``-style targets.
+      recognised as it.
     - ``bench``: the cases ``gradcheck bench`` times its reference on.
     """
 
@@ -289,7 +289,6 @@ class OpSpec:
     batched: bool = True
     cs231n: tuple[CS231n, ...] = ()
     module: ModuleMatch = field(default_factory=ModuleMatch)
-    torch_name: str | None = None
     bench: tuple[Bench, ...] = ()
 
     @property
