@@ -99,6 +99,7 @@ def conv2d_forward(
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
+    groups: int = 1,
 ) -> NDArray:
     """Convolution layer forward pass: cross-correlation of the input with each filter plus bias.
 
@@ -120,6 +121,10 @@ def conv2d_forward(
         One bias per filter.
     stride, padding, dilation : int or (int, int)
         Per-axis hyper-parameters (``stride >= 1``, ``padding >= 0``, ``dilation >= 1``).
+    groups : int
+        Channels and filters split into ``groups`` groups, each filter seeing its own group's
+        ``C / groups`` channels (w is then (D, C/groups, k1, k2)); computed by
+        :func:`reference.convnd.convnd_forward`.
 
     Returns
     -------
@@ -127,6 +132,11 @@ def conv2d_forward(
         ``Ho = floor((H + 2*p_h - d_h*(k1-1) - 1) / s_h) + 1`` (likewise ``Wo``), in the
         promoted floating dtype of the inputs.
     """
+    if groups != 1:
+        from .convnd import _check_rank, convnd_forward
+
+        _check_rank(x, 2, "conv2d_forward")
+        return convnd_forward(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     dtype = result_dtype(np.asarray(x), np.asarray(w), np.asarray(b))
     x, w, b = (as_float_array(a, dtype) for a in (x, w, b))
     s, p, d, out_hw = _geometry(x, w, b, stride, padding, dilation)
@@ -164,7 +174,7 @@ def conv2d_input_grad(
         Shape of the convolution's input.
     w : array (D, C, k1, k2)
         Filter bank of the convolution.
-    stride, padding, dilation : int or (int, int)
+    stride, padding, dilation, groups : int or (int, int)
         As in :func:`conv2d_forward`.
 
     Returns
@@ -209,6 +219,7 @@ def conv2d_backward(
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
+    groups: int = 1,
 ) -> tuple[NDArray, NDArray, NDArray]:
     """Convolution layer backward pass: gradients of ``E`` with respect to ``x``, ``w`` and ``b``.
 
@@ -237,7 +248,7 @@ def conv2d_backward(
     x : array (N, C, H, W)
     w : array (D, C, k1, k2)
     b : array (D,)
-    stride, padding, dilation : int or (int, int)
+    stride, padding, dilation, groups : int or (int, int)
         As in :func:`conv2d_forward`.
 
     Returns
@@ -246,6 +257,11 @@ def conv2d_backward(
     dw : array (D, C, k1, k2)
     db : array (D,)
     """
+    if groups != 1:
+        from .convnd import _check_rank, convnd_backward
+
+        _check_rank(x, 2, "conv2d_backward")
+        return convnd_backward(delta, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     dtype = result_dtype(np.asarray(delta), np.asarray(x), np.asarray(w), np.asarray(b))
     delta, x, w, b = (as_float_array(a, dtype) for a in (delta, x, w, b))
     s, p, d, out_hw = _geometry(x, w, b, stride, padding, dilation)

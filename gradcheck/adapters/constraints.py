@@ -31,7 +31,7 @@ from gradcheck.ops import FAMILIES, PROTOCOL, SPECS
 from gradcheck.adapters.base import LoadError
 
 __all__ = ["DECLARATION", "ATTRIBUTE", "KEYS", "supports", "family", "declared_limits", "combine", "declaration_of",
-           "limits_for"]
+           "limits_for", "accepts", "signature_limits"]
 
 #: The module-level name a candidate declares its constraints under.
 DECLARATION = "GRADCHECK_CONSTRAINTS"
@@ -191,3 +191,26 @@ def limits_for(obj: Any, target: str, label: str, op: str, *functions: Any) -> d
             declared_limits(op, own, where)
             declared.update(own)
     return declared_limits(op, declared, where)
+
+
+def accepts(fn: Any, name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name`` (``True`` where its signature cannot be
+    read, as for builtins, or it takes ``**kwargs``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def signature_limits(op: str, *functions: Any) -> dict[str, Any]:
+    """Limits that hold each optional hyper-parameter of ``op`` (``OpProtocol.optional``,
+    ``groups`` of conv2d) at its default where one of ``functions`` does not take it: such a
+    candidate is called without it, on cases it can express."""
+    out: dict[str, Any] = {}
+    for name, limit, default in PROTOCOL[op].optional:
+        if any(fn is not None and not accepts(fn, name) for fn in functions):
+            out[limit] = default
+    return out

@@ -35,9 +35,13 @@ OPS: dict[str, tuple[str, CS231n]] = {
 
 
 def call_args(conv: CS231n, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> tuple[tuple, dict[str, np.ndarray]]:
-    """The forward's positional arguments, and the transposed copies among them (by input)."""
+    """The forward's positional arguments (arrays, labels, scalars, the param dict), and the
+    transposed or reshaped copies among them (by input)."""
     held = {k: np.ascontiguousarray(inputs[k].T) for k in conv.transposed}
+    held.update({k: inputs[k].reshape(shape(inputs[k].shape)).copy() for k, shape in conv.shaped.items()})
     args = [held.get(k, inputs[k]) for k in conv.arrays]
+    args += [np.asarray(params[k], dtype=np.int64) for k in conv.labels]
+    args += [params[k][0] for k in conv.scalars]
     if conv.param is not None:
         args.append(conv.param(params)[1])
     return tuple(args), held
@@ -50,11 +54,13 @@ def _unpack(name: str, value: Any, n: int) -> Any:
     return value
 
 
-def _copy_back(inputs: dict[str, np.ndarray], held: dict[str, np.ndarray]) -> None:
-    """Write transposed copies back into ``inputs`` where the candidate changed them."""
+def _copy_back(inputs: dict[str, np.ndarray], held: dict[str, np.ndarray], conv: CS231n) -> None:
+    """Write transposed or reshaped copies back into ``inputs`` where the candidate changed them."""
     for k, v in held.items():
-        if not np.array_equal(v.T, inputs[k], equal_nan=True):
-            np.copyto(inputs[k], v.T)
+        back = v.T if k in conv.transposed else v
+        back = back.reshape(inputs[k].shape) if back.size == inputs[k].size else np.full(inputs[k].shape, np.nan)
+        if not np.array_equal(back, inputs[k], equal_nan=True):
+            np.copyto(inputs[k], back)
 
 
 class CS231nAdapter(FunctionTable):
@@ -87,13 +93,13 @@ class CS231nAdapter(FunctionTable):
 
     def missing(self, label: str) -> str | None:
         _, c = OPS[label]
-        return self._missing(c.forward, c.backward)
+        return self._missing(*(n for n in (c.forward, c.backward) if n is not None))
 
     def constraints(self, label: str) -> dict[str, Any]:
         """The convention's limits, combined with what the candidate declares for the op."""
         op, c = OPS[label]
         return combine(dict(c.limits), limits_for(self.obj, self.target, label, op, self._fn(c.forward),
-                                                  self._fn(c.backward)))
+                                                  self._fn(c.backward) if c.backward else None))
 
     def _forward(self, label: str, inputs, params) -> tuple[Any, Any, dict[str, np.ndarray]]:
         _, c = OPS[label]
@@ -101,22 +107,38 @@ class CS231nAdapter(FunctionTable):
         try:
             out = call_candidate(c.forward, self._fn(c.forward), *args)
         finally:
-            _copy_back(inputs, held)
+            _copy_back(inputs, held, c)
         return (*_unpack(c.forward, out, 2), held)
 
     def forward(self, label: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
-        return self._forward(label, inputs, params)[0]
+        out = self._forward(label, inputs, params)[0]
+        return np.asarray(out) if OPS[label][1].backward is None and np.isscalar(out) else out
 
     def backward(self, label: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         op, c = OPS[label]
         _, cache, held = self._forward(label, inputs, params)
+        if c.backward is None:  # (loss, dx): the gradient of the loss itself, times delta
+            if not isinstance(cache, np.ndarray):
+                raise BadReturn(f"{c.forward} must return (loss, dx) with dx an ndarray, returned dx as "
+                                f"{type(cache).__name__}")
+            return cache * np.asarray(delta, dtype=cache.dtype)
         try:
             grads = call_candidate(c.backward, self._fn(c.backward), delta, cache)
         finally:
-            _copy_back(inputs, held)
+            _copy_back(inputs, held, c)
         names = SPECS[op].grads
         if len(names) > 1:
             grads = _unpack(c.backward, grads, len(names))
-            grads = tuple(g.T if n[1:] in held and isinstance(g, np.ndarray) and g.ndim == 2 else g
+            grads = tuple(_back(g, inputs[n[1:]].shape, n[1:] in c.transposed) if n[1:] in held else g
                           for n, g in zip(names, grads))
         return grads
+
+
+def _back(g: Any, shape: tuple[int, ...], transposed: bool) -> Any:
+    """A gradient of an input handed over transposed or reshaped, in the input's own shape
+    (left as it is when it does not fit: the shape check reports it)."""
+    if not isinstance(g, np.ndarray):
+        return g
+    if transposed:
+        return g.T if g.ndim == 2 else g
+    return g.reshape(shape) if g.size == int(np.prod(shape)) else g

@@ -7,7 +7,7 @@ import numpy as np
 
 from gradcheck.ops import PROTOCOL
 from gradcheck.adapters.base import FunctionTable, LoadError, call_candidate
-from gradcheck.adapters.constraints import limits_for
+from gradcheck.adapters.constraints import accepts, combine, limits_for, signature_limits
 
 __all__ = ["NativeAdapter"]
 
@@ -47,12 +47,27 @@ class NativeAdapter(FunctionTable):
     def constraints(self, op: str) -> dict[str, Any]:
         """The strategy limits the candidate declares for ``op`` (``gradcheck.adapters.constraints``)."""
         p = PROTOCOL[op]
-        return limits_for(self.obj, self.target, op, op, self._fn(p.forward_name), self._fn(p.backward_name))
+        fns = (self._fn(p.forward_name), self._fn(p.backward_name))
+        return combine(limits_for(self.obj, self.target, op, op, *fns), signature_limits(op, *fns))
+
+    def _args(self, op: str, fn: Any, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> tuple[tuple, dict]:
+        """Positional arrays (inputs, then labels) and keyword hyper-parameters of one call; an
+        optional hyper-parameter the function does not take is left out."""
+        p = PROTOCOL[op]
+        kwargs = p.call_kwargs(params)
+        for name, _, _ in p.optional:
+            if name in kwargs and not accepts(fn, name):
+                del kwargs[name]
+        return (*(inputs[k] for k in p.inputs), *p.call_labels(params)), kwargs
 
     def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         p = PROTOCOL[op]
-        return call_candidate(p.forward_name, self._fn(p.forward_name), *(inputs[k] for k in p.inputs), **params)
+        fn = self._fn(p.forward_name)
+        args, kwargs = self._args(op, fn, inputs, params)
+        return call_candidate(p.forward_name, fn, *args, **kwargs)
 
     def backward(self, op: str, delta: np.ndarray, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
         p = PROTOCOL[op]
-        return call_candidate(p.backward_name, self._fn(p.backward_name), delta, *(inputs[k] for k in p.inputs), **params)
+        fn = self._fn(p.backward_name)
+        args, kwargs = self._args(op, fn, inputs, params)
+        return call_candidate(p.backward_name, fn, delta, *args, **kwargs)

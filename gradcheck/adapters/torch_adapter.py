@@ -167,10 +167,10 @@ class TorchAdapter:
         if not isinstance(declared, dict):
             raise LoadError(f"{self.target}: {WEIGHTS_DECLARATION} must be a dict {{op: {{'w': name, 'b': name}}}}")
         out = {}
-        for op in PROTOCOL:
-            fn = getattr(self.obj, op, None)
+        for op, spec in SPECS.items():
+            fn = getattr(self.obj, spec.torch_name, None)
             if callable(fn):
-                out[op] = self._entry(fn, op, op, declared.get(op, weights))
+                out[op] = self._entry(fn, op, spec.torch_name, declared.get(op, weights))
         if not out:
             held = _modules_held(self.obj)
             hint = f"; it holds {', '.join(held)}: name one as the target ({self.target}:NAME)" if held else ""
@@ -214,6 +214,9 @@ class TorchAdapter:
         if entry is None:
             return {}
         own = entry.layer.constraints() if entry.layer is not None else {}
+        call = SPECS[op].torch_call
+        if entry.kind == "function" and call is not None:
+            own = combine(own, call.limits)
         return combine(own, limits_for(self.obj, self.target, op, op, entry.obj))
 
     def tolerance_dtype(self, op: str, dtype: str) -> str:
@@ -228,6 +231,9 @@ class TorchAdapter:
         import torch
 
         entry, p = self.entries[op], PROTOCOL[op]
+        spec = SPECS[op]
+        if spec.torch_call is not None and spec.torch_call.seeded:
+            torch.manual_seed(int(params["seed"][0]))
         if entry.kind == "layer":
             module, weights = entry.layer.prepare(inputs, params, self.device, grad)
             first = p.inputs[0]
@@ -235,14 +241,19 @@ class TorchAdapter:
             return call_candidate(f"{entry.name} module", module, x), {first: x, **weights}
         tensors = {k: to_tensor(inputs[k], self.device, requires_grad=grad and ("d" + k) in p.grads)
                    for k in p.inputs}
-        args = list(tensors.values())
+        labels = [torch.from_numpy(a).to(self.device) for a in p.call_labels(params)]
+        args = list(tensors.values()) + labels
+        kwargs = p.call_kwargs(params)
         if entry.kind == "autograd":
-            out = call_candidate(f"{entry.name}.apply", entry.obj.apply, *args, *params.values())
+            out = call_candidate(f"{entry.name}.apply", entry.obj.apply, *args, *kwargs.values())
         elif entry.kind == "module-class":
-            module = call_candidate(f"{entry.name}(**params)", entry.obj, **params)
+            module = call_candidate(f"{entry.name}(**params)", entry.obj, **kwargs)
             out = call_candidate(f"{entry.name} module", module, *args)
+        elif spec.torch_call is not None and spec.torch_call.call is not None:
+            t = {**tensors, **dict(zip(p.labels, labels))}
+            out = call_candidate(entry.name, lambda: spec.torch_call.call(entry.obj, t, params))
         else:
-            out = call_candidate(entry.name, entry.obj, *args, **params)
+            out = call_candidate(entry.name, entry.obj, *args, **kwargs)
         return out, tensors
 
     @staticmethod

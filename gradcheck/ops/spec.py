@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-__all__ = ["OpProtocol", "OpSpec", "Family", "Kink", "Bench", "CS231n", "ModuleMatch", "Geometry", "Pick", "Shapes", "Params",
+__all__ = ["OpProtocol", "OpSpec", "Family", "Kink", "Bench", "CS231n", "ModuleMatch", "TorchCall", "Geometry", "Pick", "Shapes", "Params",
            "out_len", "cover", "check_limits", "pair", "fixed_pair", "int_pair", "torch"]
 
 Shapes = dict[str, tuple[int, ...]]
@@ -40,6 +40,24 @@ class OpProtocol:
     inputs: tuple[str, ...]  # positional array arguments of the forward, in order
     grads: tuple[str, ...]  # names of the gradients backward returns, in order
     params: tuple[str, ...]  # keyword hyper-parameters
+    #: integer label arrays (class indices), passed positionally after ``inputs``; a case holds
+    #: them among its params, as tuples of ints (hypothesis draws and shrinks them there)
+    labels: tuple[str, ...] = ()
+    #: hyper-parameters handed over as one number rather than a tuple (``groups``, ``p``)
+    scalars: tuple[str, ...] = ()
+    #: hyper-parameters a candidate's function may leave out of its signature: name -> (the
+    #: limit that holds it at its default, the default); such a function is called without it
+    #: and its cases are drawn at the default
+    optional: tuple[tuple[str, str, Any], ...] = ()
+
+    def call_kwargs(self, params: Params) -> dict[str, Any]:
+        """The keyword arguments a candidate's forward and backward receive: every
+        hyper-parameter but the labels, the scalars unwrapped (``groups=(2,)`` -> ``groups=2``)."""
+        return {k: (v[0] if k in self.scalars else v) for k, v in params.items() if k not in self.labels}
+
+    def call_labels(self, params: Params) -> tuple[np.ndarray, ...]:
+        """The label arrays, as int64, in protocol order."""
+        return tuple(np.asarray(params[k], dtype=np.int64) for k in self.labels)
 
     @property
     def forward_name(self) -> str:
@@ -113,17 +131,40 @@ class CS231n:
     dict argument (``conv_param``) or ``None``; ``transposed``: inputs the convention holds
     transposed (handed over as transposed copies, their gradients transposed back);
     ``limits``: what the convention cannot express (one stride for both axes); ``variant``:
-    ``None`` for the main pair, ``"fast"`` for ``*_fast``; ``optional``: a target may lack it.
+    ``None`` for the main pair, ``"fast"`` for ``*_fast``; ``optional``: a target may lack it;
+    ``backward=None``: the forward returns ``(loss, dx)`` (``softmax_loss``), the gradient of
+    the loss itself, scaled by the upstream gradient; ``shaped``: inputs the convention holds
+    in another shape (gamma ``(1, C, 1, 1)``), handed over reshaped, their gradients reshaped back.
     """
 
     forward: str
-    backward: str
+    backward: str | None
     arrays: tuple[str, ...]
-    param: Callable[[Params], tuple[str, dict[str, int]]] | None = None
+    param: Callable[[Params], tuple[str, dict[str, Any]]] | None = None
     transposed: tuple[str, ...] = ()
+    shaped: dict[str, Callable[[tuple[int, ...]], tuple[int, ...]]] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    scalars: tuple[str, ...] = ()
     limits: dict[str, Any] = field(default_factory=dict)
     variant: str | None = None
     optional: bool = False
+
+
+@dataclass(frozen=True)
+class TorchCall:
+    """An op in the torch convention: the ``torch.nn.functional`` name and signature.
+
+    ``name``: the attribute a namespace target holds it under (``F.linear`` is ``dense``);
+    ``call(fn, tensors, params)``: how a function of that signature is called on the inputs'
+    tensors (``None``: ``fn(*tensors, **call_kwargs)``); ``limits``: what the signature's own
+    function refuses (``F.batch_norm`` refuses a set of one value), for function candidates;
+    ``seeded``: torch's generator is seeded with the case's ``seed`` before every call.
+    """
+
+    name: str
+    call: Callable[[Callable, dict[str, Any], Params], Any] | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    seeded: bool = False
 
 
 @dataclass(frozen=True)
@@ -268,6 +309,11 @@ class OpSpec:
     - ``cs231n``: its pairs in the CS231n convention; ``module``: how torch objects are
       recognised as it.
     - ``bench``: the cases ``gradcheck bench`` times its reference on.
+    - ``torch_call``: its name and signature in the torch convention (``None``: the op's name,
+      called as the native forward is).
+    - ``random``: the forward draws a mask from its ``seed`` (dropout): there is no truth
+      independent of the candidate; the mask is read from the candidate's forward
+      (``gradcheck.oracles.mask``) and its statistics are tested.
     """
 
     protocol: OpProtocol
@@ -290,6 +336,13 @@ class OpSpec:
     cs231n: tuple[CS231n, ...] = ()
     module: ModuleMatch = field(default_factory=ModuleMatch)
     bench: tuple[Bench, ...] = ()
+    torch_call: TorchCall | None = None
+    random: bool = False
+
+    @property
+    def torch_name(self) -> str:
+        """The op's name in the torch convention."""
+        return self.torch_call.name if self.torch_call else self.name
 
     @property
     def name(self) -> str:
@@ -326,7 +379,15 @@ class OpSpec:
         return bool(self.family.weight_shapes)
 
     def geometry(self, pick: Pick, **limits: Any) -> Geometry | None:
-        return self.family.geometry(pick, **{**self.limits, **limits})
+        """One geometry of the family within the op's own limits and ``limits``, with the
+        hyper-parameters the op's protocol has (a family may draw more: conv2d's ``groups``)."""
+        return self._own(self.family.geometry(pick, **{**self.limits, **limits}))
 
     def long_reduction(self) -> Geometry:
-        return self.family.long_reduction(self.limits)
+        return self._own(self.family.long_reduction(self.limits))  # type: ignore[return-value]
+
+    def _own(self, g: Geometry | None) -> Geometry | None:
+        if g is None:
+            return None
+        shapes, params = g
+        return shapes, {k: v for k, v in params.items() if k in self.params or k in self.protocol.labels}
