@@ -23,6 +23,18 @@ from .activations import (
     tanh_forward,
 )
 from .conv import conv2d_backward, conv2d_forward, conv2d_input_grad
+from .convnd import (
+    conv1d_backward,
+    conv1d_forward,
+    conv3d_backward,
+    conv3d_forward,
+    conv_transpose1d_backward,
+    conv_transpose1d_forward,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+    conv_transpose3d_backward,
+    conv_transpose3d_forward,
+)
 from .dense import dense_backward, dense_forward
 from .layer import (
     conv2d_activation_backward,
@@ -60,6 +72,16 @@ __all__ = [
     # native protocol (gradcheck.protocol.PROTOCOL), in its order
     "conv2d_forward",
     "conv2d_backward",
+    "conv1d_forward",
+    "conv1d_backward",
+    "conv3d_forward",
+    "conv3d_backward",
+    "conv_transpose1d_forward",
+    "conv_transpose1d_backward",
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward",
+    "conv_transpose3d_forward",
+    "conv_transpose3d_backward",
     "relu_forward",
     "relu_backward",
     "sigmoid_forward",

@@ -31,6 +31,7 @@ __all__ = ["KINDS", "colours", "attribute", "reach", "window_geometry", "window_
 
 KINDS = (
     "window-mixing",
+    "sample",
     "window",
     "filter",
     "out-channel",
@@ -110,7 +111,7 @@ def colours(kind: str, shape: tuple[int, ...], params: dict[str, Any], w_shape=N
         ii = (np.arange(h) % p1)[:, None] * p2 + (np.arange(w) % p2)[None, :]
         cc = np.arange(c)[:, None, None] * (p1 * p2) if kind == "window-mixing" else np.zeros((c, 1, 1), int)
         return np.broadcast_to(cc + ii[None], shape).copy()
-    if kind == "filter":
+    if kind in ("filter", "sample"):  # filter: w[d] moves channel d; sample: x[n] moves sample n
         per = np.arange(int(np.prod(shape[1:]))).reshape(shape[1:])
         return np.broadcast_to(per, shape).copy()
     if kind in ("out-channel", "elementwise", "dense-bias"):
@@ -129,9 +130,13 @@ def attribute(kind: str, D: np.ndarray, shape: tuple[int, ...], params: dict[str
         out = window_adjoint(g, shape[2:], *window_geometry(kind, params, w_shape))
         return np.broadcast_to(out, shape)
     if kind == "filter":
-        return np.broadcast_to(D.sum(axis=(0, 2, 3))[:, None, None, None], shape)
+        per = D.sum(axis=(0,) + tuple(range(2, D.ndim)))
+        return np.broadcast_to(per.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
+    if kind == "sample":
+        per = D.reshape(D.shape[0], -1).sum(axis=1)
+        return np.broadcast_to(per.reshape((-1,) + (1,) * (len(shape) - 1)), shape)
     if kind == "out-channel":
-        return D.sum(axis=(0, 2, 3)).reshape(shape)
+        return D.sum(axis=(0,) + tuple(range(2, D.ndim))).reshape(shape)
     if kind == "elementwise":
         return D
     if kind == "dense-rows":
@@ -158,10 +163,14 @@ def reach(kind: str, mask: np.ndarray, out_shape: tuple[int, ...], params: dict[
         m = mask.any(axis=1, keepdims=True) if kind == "window-mixing" else mask
         r = window_reach(m, out_shape[2:], *window_geometry(kind, params, w_shape))
         return np.broadcast_to(r, out_shape)
+    rest = (1,) * (len(out_shape) - 2)
     if kind == "filter":
-        return np.broadcast_to(mask.reshape(mask.shape[0], -1).any(axis=1)[None, :, None, None], out_shape)
+        return np.broadcast_to(mask.reshape(mask.shape[0], -1).any(axis=1).reshape((1, -1) + rest), out_shape)
+    if kind == "sample":
+        return np.broadcast_to(mask.reshape(mask.shape[0], -1).any(axis=1).reshape((-1,) + (1,) * (len(out_shape) - 1)),
+                               out_shape)
     if kind == "out-channel":
-        return np.broadcast_to(mask.reshape(-1)[None, :, None, None], out_shape)
+        return np.broadcast_to(mask.reshape(-1).reshape((1, -1) + rest), out_shape)
     if kind == "elementwise":
         return mask
     if kind == "dense-rows":
