@@ -48,7 +48,14 @@ from .layer import (
     layer_delta,
 )
 from .loss import mse_backward, mse_forward
-from .norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
+from .norm import (
+    batch_norm_backward,
+    batch_norm_forward,
+    group_norm_backward,
+    group_norm_forward,
+    layer_norm_backward,
+    layer_norm_forward,
+)
 from .network import (
     ActivationLayer,
     ConvLayer,
@@ -102,6 +109,8 @@ __all__ = [
     "batch_norm_backward",
     "layer_norm_forward",
     "layer_norm_backward",
+    "group_norm_forward",
+    "group_norm_backward",
     "dense_forward",
     "dense_backward",
     "conv2d_relu_forward",
