@@ -22,6 +22,12 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .classify import (
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+    svm_loss_backward,
+    svm_loss_forward,
+)
 from .conv import conv2d_backward, conv2d_forward, conv2d_input_grad
 from .convnd import (
     conv1d_backward,
@@ -47,6 +53,7 @@ from .layer import (
     conv2d_tanh_forward,
     layer_delta,
 )
+from .dropout import dropout_backward, dropout_forward
 from .loss import mse_backward, mse_forward
 from .norm import (
     batch_norm_backward,
@@ -111,6 +118,12 @@ __all__ = [
     "layer_norm_backward",
     "group_norm_forward",
     "group_norm_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "softmax_cross_entropy_forward",
+    "softmax_cross_entropy_backward",
+    "svm_loss_forward",
+    "svm_loss_backward",
     "dense_forward",
     "dense_backward",
     "conv2d_relu_forward",

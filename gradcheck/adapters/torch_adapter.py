@@ -168,9 +168,9 @@ class TorchAdapter:
             raise LoadError(f"{self.target}: {WEIGHTS_DECLARATION} must be a dict {{op: {{'w': name, 'b': name}}}}")
         out = {}
         for op, spec in SPECS.items():
-            fn = getattr(self.obj, spec.torch_name, None)
-            if callable(fn):
-                out[op] = self._entry(fn, op, spec.torch_name, declared.get(op, weights))
+            name = next((n for n in dict.fromkeys((spec.torch_name, op)) if callable(getattr(self.obj, n, None))), None)
+            if name is not None:  # torch.nn.functional's name first (linear), then the op's (dense)
+                out[op] = self._entry(getattr(self.obj, name), op, name, declared.get(op, weights))
         if not out:
             held = _modules_held(self.obj)
             hint = f"; it holds {', '.join(held)}: name one as the target ({self.target}:NAME)" if held else ""

@@ -67,6 +67,8 @@ def check_keys(spec: OpSpec) -> list[Key]:
         if spec.kink:
             keys.append((g, "subgradient"))
     structure = [s for s in STRUCTURE if spec.batched or s != "batch-independence"]
+    if spec.random:
+        structure.append("mask-statistics")
     return keys + [(s, "structure") for s in structure]
 
 
@@ -334,8 +336,19 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
         f"backward(-2·delta) is not -2·backward(delta): {r.message}" for r in lin_recs if r.status == "fail"])
 
     # Finite differences need the candidate's forward to be the op's shape; torch and scipy do not.
+    derived: list = []  # truths read from the candidate's own forward (a random op's mask)
     if "forward" in well_formed:
         fwd = run.forward64()(case)
+        derived = [e for e in (o(spec, case, fwd) for o in ORACLES.values()
+                               if o.needs_forward and o.name not in _SELF_CHECKED and any(o.covers(spec)))
+                   if e is not None]
+        for exp in derived:
+            if exp.forward is not None:
+                out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
+                                                       reduction=K["forward"], magnitude=mags["forward"], dtype=dt,
+                                                       allowed=allowed.get("forward"))
+        if spec.random:
+            out[("mask-statistics", "structure")] = _mask_statistics(run, case)
         screened = None
         if case.size() > SCREEN_ABOVE and set(spec.grads) <= well_formed and not allowed:
             screened = _screen(run, case, fwd, by_name, mags=mags)
@@ -343,7 +356,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
             out.update(screened)
         else:
             independent = out.get(("batch-independence", "structure"))
-            for oracle in (o for o in ORACLES.values() if o.needs_forward):
+            for oracle in (o for o in ORACLES.values() if o.name in _SELF_CHECKED):
                 kept: dict[str, Any] = {}
                 recs = _SELF_CHECKED[oracle.name](spec, label, case, fwd, actual, mags=mags, dtype=dt, confirm_limit=CONFIRM_LIMIT,
                                     stack=independent is not None and independent.status == "pass", bounds=allowed,
@@ -356,7 +369,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
                         rec.message = (f"{oracle.title} on float64 inputs (cast up from {case.dtype}; step and bound "
                                        "follow the precision it computes in)")
                     out[(q, oracle.name)] = rec
-    for exp in truths:
+    for exp in truths + derived:
         for q, e in exp.grads.items():
             judged = dict(case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q], dtype=dt,
                           allowed=allowed.get(q))
@@ -364,6 +377,18 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
             vacuous(rec, e, **judged)
             out[(q, exp.oracle)] = rec
     return out
+
+
+def _mask_statistics(run: Runner, case: Case) -> Record:
+    """The ``mask-statistics`` record of a random op's case (``gradcheck.oracles.mask``)."""
+    from gradcheck.oracles.mask import mask_statistics
+
+    def forward_with(params: dict[str, Any]) -> Any:
+        return run.forward(Case(case.op, case.inputs, params, case.delta, case.kind, case.dtype, case.seed))
+
+    ok, message = mask_statistics(run.spec, case, forward_with)
+    return Record(run.label, "mask-statistics", "structure", "pass" if ok else "fail", examples=1, message=message,
+                  counterexample=None if ok else case.counterexample())
 
 
 def _screen(run: Runner, case: Case, fwd, grads: dict[str, np.ndarray], *,

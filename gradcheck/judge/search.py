@@ -368,7 +368,7 @@ def check_op(impl: Any, label: str, op: str, cfg: RunConfig, coverage: list | No
     if spec.kinks and cfg.kink_examples:
         # routed kink cases (pooling, a ReLU after a conv) stay small: their routes cost one
         # backward call per output; an element-wise kink needs none
-        small = {} if spec.kinks == "zero" else {"max_batch": 2, "max_channels": 2}
+        small = {} if spec.kinks in ("zero", "hinge") else {"max_batch": 2, "max_channels": 2}
         kink_limits = {**limits, **{k: min(v, limits.get(k, v)) for k, v in small.items()}}
         plans.append(_Plan("kink", evaluate_kink, [k for k in keys if k[1] == "subgradient" or k == ("forward", "torch")],
                            kink_limits, cfg.kink_examples, _designed(op, "kink", kink_limits, cfg)))

@@ -238,6 +238,11 @@ def _judge_once(run: Runner, case: Case, K, mags, dt) -> dict[Key, Record]:
                                                      "applied alike to every kink; none of the three matches yours "
                                                      f"(nearest: f'(0) = {c:g}).")
         out.update({(r.quantity, "subgradient"): r for r in best or []})
+    elif spec.kinks == "hinge":
+        rec = cmp("dx", _hinge_projection(case, grads["dx"]))
+        if rec.status == "fail":
+            rec.message = _first_line_then(rec.message, f"For {spec.kink.title}, {HINGE_RULE}.")
+        out[("dx", "subgradient")] = rec
     elif not (isinstance(grads["dx"], np.ndarray) and grads["dx"].shape == case.inputs["x"].shape):
         out[("dx", "subgradient")] = cmp("dx", np.zeros(case.inputs["x"].shape))  # says what came back instead
     elif case.delta.size <= MAX_ONE_HOT:
@@ -258,6 +263,31 @@ _ROUTE_TOL = 1e-9
 #: The valid set at an all-zero L2 window, as the messages state it.
 L2_RULE = ("with a positive norm o the gradient routes delta * x / o; an all-zero window (o = 0) may route any vector "
            "whose Euclidean norm is at most |delta|")
+
+#: The valid set at a hinge tie, as the messages state it.
+HINGE_RULE = ("a margin m_ij = x_ij - x_iy + 1 of exactly 0 may contribute any share c in [0, 1] of its gradient: "
+              "dx_ij = c * delta / N there, with dx_iy = -(the sum of the shares of sample i's margins) * delta / N")
+
+
+def _hinge_projection(case: Case, dx) -> np.ndarray:
+    """The valid multiclass-hinge gradient nearest the candidate's ``dx``: each tied margin's
+    share clipped into [0, 1], the label's entry minus the sum of the shares (every other margin
+    is exact)."""
+    from gradcheck.ops.classify import margins
+
+    x = np.asarray(case.inputs["x"], np.float64)
+    y = np.asarray(case.params["y"], dtype=np.int64)
+    rows = np.arange(x.shape[0])
+    scale = float(case.delta) / x.shape[0]
+    m = margins(x, y)
+    share = np.where(m > 0, 1.0, 0.0)
+    if isinstance(dx, np.ndarray) and dx.shape == x.shape and scale != 0:
+        own = np.nan_to_num(np.asarray(dx, np.float64) / scale)
+        share = np.where(m == 0, np.clip(own, 0.0, 1.0), share)
+    share[rows, y] = 0.0
+    share[rows, y] = -share.sum(axis=1)
+    return scale * share
+
 
 def zero_rule(slopes: tuple[float, float]) -> str:
     """The valid set at a kink at 0 whose one-sided derivatives are ``slopes`` (ReLU: (0, 1)),

@@ -38,7 +38,7 @@ tests; nothing outside this folder names it.
 """
 from __future__ import annotations
 
-from gradcheck.ops import activation, conv, convnd, dense, layer, loss, norm, pool
+from gradcheck.ops import activation, classify, conv, convnd, dense, dropout, layer, loss, norm, pool
 from gradcheck.ops.conv import conv_out_shape
 from gradcheck.ops.pool import pool_out_shape
 from gradcheck.ops.spec import Family, OpProtocol, OpSpec, out_len
@@ -47,7 +47,7 @@ __all__ = ["SPECS", "PROTOCOL", "OP_NAMES", "OpSpec", "OpProtocol", "Family", "F
            "conv_out_shape", "pool_out_shape"]
 
 #: The family modules, in display order.
-_MODULES = (conv, convnd, activation, pool, loss, dense, layer, norm)
+_MODULES = (conv, convnd, activation, pool, loss, dense, layer, norm, dropout, classify)
 
 #: Every op's spec, keyed by op name, in display order.
 SPECS: dict[str, OpSpec] = {s.name: s for m in _MODULES for s in m.SPECS}

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.ops.spec import (CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
+from gradcheck.ops.spec import (CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes, TorchCall,
                                 check_limits, torch)
 
 __all__ = ["DenseFamily", "DENSE_FAMILY", "DENSE", "SPECS"]
@@ -72,6 +72,7 @@ DENSE = OpSpec(
     lambda s, p: {"forward": s["x"][1] + 1, "dx": s["w"][0], "dw": s["x"][0], "db": s["x"][0]},
     cs231n=(CS231n("affine_forward", "affine_backward", ("x", "w", "b"), transposed=("w",)),),
     module=ModuleMatch(types=("Linear",), hints=("dense", "linear", "affine"), weight_dims=2),
+    torch_call=TorchCall("linear"),
 )
 
 SPECS = (DENSE,)

@@ -7,7 +7,10 @@
   :func:`gradcheck.judge.fd_check.elementwise_check` (step halving, confirmation one element
   at a time, low-precision bounds);
 - ``torch``: ``torch.nn.functional`` in float64 with ``torch.autograd``;
-- ``scipy``: the op's scipy closed form (``OpSpec.scipy``), where it has one.
+- ``scipy``: the op's scipy closed form (``OpSpec.scipy``), where it has one;
+- ``mask``: for an op that draws a random mask (dropout), the truth on the mask read from the
+  candidate's own forward (needs ``forward``); torch and scipy, whose masks are their own, do
+  not cover such an op.
 
 ``forward`` maps ``{"x": array, ...}`` (float64) to the candidate's output with the case's
 hyper-parameters bound. Each oracle declares what it covers (``covers(spec) -> (forward,
@@ -21,6 +24,7 @@ from typing import Callable, Optional
 
 from gradcheck.cases import Case, Expected
 from gradcheck.ops import OpSpec
+from gradcheck.oracles import mask as _mask
 from gradcheck.oracles import scipy_oracle as _scipy
 from gradcheck.oracles.fd import finite_differences
 from gradcheck.oracles.torch_oracle import torch_oracle
@@ -48,6 +52,7 @@ class Oracle:
 ORACLES: dict[str, Oracle] = {o.name: o for o in (
     Oracle("fd", "finite differences of your forward", finite_differences, lambda spec: (False, True),
            needs_forward=True),
-    Oracle("torch", "torch autograd", torch_oracle, lambda spec: (True, True)),
+    Oracle("torch", "torch autograd", torch_oracle, lambda spec: (not spec.random, not spec.random)),
     Oracle("scipy", "scipy.signal", scipy_oracle, _scipy.covers),
+    Oracle("mask", "your own mask, read from your forward", _mask.mask_oracle, _mask.covers, needs_forward=True),
 )}
