@@ -221,6 +221,23 @@ _CS231N_PARAMS = {"conv2d": {"stride": 2, "pad": 1}, "max_pool2d": {"pool_height
 _NATIVE_PARAMS = {
     "conv2d": {"stride": (2, 1), "padding": (1, 1), "dilation": (2, 1)},
     "pool": {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1)},
+    # the N-d convolutions: two groups, each with more than one channel in and out
+    "conv1d": {"stride": (2,), "padding": (1,), "dilation": (2,), "groups": 2},
+    "conv3d": {"stride": (2, 1, 2), "padding": (1, 1, 0), "dilation": (1, 2, 1), "groups": 2},
+    "conv_transpose1d": {"stride": (2,), "padding": (1,), "output_padding": (1,), "dilation": (2,), "groups": 2},
+    "conv_transpose2d": {"stride": (2, 1), "padding": (1, 0), "output_padding": (1, 0), "dilation": (1, 2),
+                         "groups": 2},
+    "conv_transpose3d": {"stride": (2, 1, 2), "padding": (1, 0, 0), "output_padding": (1, 0, 0),
+                         "dilation": (1, 1, 1), "groups": 2},
+}
+
+#: x, w, b of the N-d convolutions (non-cubic kernels; transposed: w is (C_in, C_out/groups, *k)).
+_ND_SHAPES = {
+    "conv1d": [(2, 4, 7), (6, 2, 3), (6,)],
+    "conv3d": [(2, 2, 4, 5, 4), (4, 1, 2, 3, 2), (4,)],
+    "conv_transpose1d": [(2, 4, 4), (4, 3, 3), (6,)],
+    "conv_transpose2d": [(2, 4, 3, 4), (4, 3, 3, 2), (6,)],
+    "conv_transpose3d": [(2, 4, 2, 3, 2), (4, 1, 2, 3, 2), (2,)],
 }
 
 
@@ -229,6 +246,8 @@ def torch_inputs(api: str, op: str) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     if op == "conv2d":
         shapes = [(2, 2, 5, 6), (3, 2, 3, 2), (3,)]
+    elif op in _ND_SHAPES:
+        shapes = _ND_SHAPES[op]
     elif op == "dense":
         shapes = [(3, 4), (4, 5) if api == "cs231n" else (5, 4), (5,)]
     elif op.endswith("pool2d"):
