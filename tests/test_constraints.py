@@ -80,8 +80,31 @@ def test_native_module_declaration_and_decorator_both_count_the_function_winning
     ns = types.SimpleNamespace(conv2d_forward=forward, conv2d_backward=conv2d_backward,
                                GRADCHECK_CONSTRAINTS={"conv2d": {"stride": False, "dilation": False}})
     impl = load_obj(ns, "native")
-    assert impl.constraints("conv2d") == {"max_stride": 2, "max_dilation": 1}
+    # the forward takes no groups: its cases are drawn at groups = 1
+    assert impl.constraints("conv2d") == {"max_stride": 2, "max_dilation": 1, "max_groups": 1}
     assert impl.constraints("relu") == {}
+
+
+def test_a_function_without_an_optional_hyper_parameter_is_called_without_it():
+    from reference import conv2d_backward, conv2d_forward
+
+    seen = []
+
+    def forward(x, w, b, *, stride, padding, dilation):
+        seen.append("forward")
+        return conv2d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation)
+
+    def backward(delta, x, w, b, **params):
+        seen.append(sorted(params))
+        return conv2d_backward(delta, x, w, b, **params)
+
+    impl = load_obj(types.SimpleNamespace(conv2d_forward=forward, conv2d_backward=backward), "native")
+    assert impl.constraints("conv2d") == {"max_groups": 1}
+    x, w, b = np.ones((1, 2, 3, 3)), np.ones((1, 2, 2, 2)), np.zeros(1)
+    params = {"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": (1,)}
+    impl.forward("conv2d", {"x": x, "w": w, "b": b}, params)
+    impl.backward("conv2d", np.ones((1, 1, 2, 2)), {"x": x, "w": w, "b": b}, params)
+    assert seen == ["forward", ["dilation", "groups", "padding", "stride"]]  # **params takes groups, as an int
 
 
 def load_obj(obj, api):
@@ -92,11 +115,11 @@ def load_obj(obj, api):
 
 def test_cs231n_declarations_add_to_the_convention():
     impl = load(str(CANDIDATES / "cs231n_layers.py"), "cs231n")
-    assert impl.constraints("conv2d") == {"square": True, "max_dilation": 1}
+    assert impl.constraints("conv2d") == {"square": True, "max_dilation": 1, "max_groups": 1}
     ns = types.SimpleNamespace(**{n: getattr(impl.obj, n) for n in ("conv_forward_naive", "conv_backward_naive")},
                                GRADCHECK_CONSTRAINTS={"conv2d": {"stride": 1, "padding": False, "dilation": 2}})
     assert load_obj(ns, "cs231n").constraints("conv2d") == {"square": True, "max_dilation": 1, "max_stride": 1,
-                                                            "max_padding": 0}
+                                                            "max_padding": 0, "max_groups": 1}
 
 
 def test_torch_declarations_on_a_function_class():
@@ -109,11 +132,11 @@ def test_torch_declarations_on_a_function_class():
             return torch.nn.functional.conv2d(x, w, b, stride, padding, dilation)
 
     impl = load_obj(types.SimpleNamespace(conv2d=Conv), "torch")
-    assert impl.constraints("conv2d") == {"square": True, "max_padding": 0}
+    assert impl.constraints("conv2d") == {"square": True, "max_padding": 0, "max_groups": 1}  # forward takes no groups
 
 
 @pytest.mark.parametrize("decl, fragment", [
-    ({"conv3d": {}}, "GRADCHECK_CONSTRAINTS: unknown op 'conv3d'; known: conv2d, relu"),
+    ({"conv4d": {}}, "GRADCHECK_CONSTRAINTS: unknown op 'conv4d'; known: conv2d, conv1d"),
     ({"conv2d": {"wobble": 1}}, "unknown constraint 'wobble' for conv2d; known: square, stride"),
     ({"conv2d": ["stride"]}, "expected a dict of constraints, got list"),
     (["conv2d"], "GRADCHECK_CONSTRAINTS must be a dict"),

@@ -51,7 +51,7 @@ def test_every_protocol_op_is_exported_with_its_signature(op):
         params = inspect.signature(getattr(R, name)).parameters
         positional = [p for p, v in params.items() if v.kind is v.POSITIONAL_OR_KEYWORD]
         keyword = {p for p, v in params.items() if v.kind is v.KEYWORD_ONLY}
-        assert tuple(positional) == inputs
+        assert tuple(positional) == inputs + op.labels
         assert set(op.params) <= keyword
 
 
@@ -356,23 +356,22 @@ def test_dense_matches_torch_linear(shape):
 # ---------------------------------------------------------------------------------------------
 
 
-def protocol_calls(rng: np.random.Generator, dtype) -> dict[str, tuple[tuple, dict]]:
-    """For every op: (forward arrays, hyper-parameters), small and generic."""
+def protocol_calls(rng: np.random.Generator, dtype) -> dict[str, tuple[tuple, tuple, dict]]:
+    """For every op: (forward arrays, label arrays, hyper-parameters), small and generic, drawn
+    from the op's own geometry with a seeded generator (hyper-parameters as the native adapter
+    passes them)."""
 
-    def a(*shape):
-        return rng.standard_normal(shape).astype(dtype)
+    def pick(lo: int, hi: int) -> int:
+        return int(rng.integers(lo, hi + 1))
 
-    conv = ((a(2, 2, 6, 5), a(3, 2, 3, 2), a(3)), {"stride": (2, 1), "padding": 1, "dilation": (1, 2)})
-    pool = ((a(2, 2, 7, 6),), {"kernel_size": 3, "stride": 2, "padding": 1})
-    by_family = {
-        "conv": conv,
-        "elementwise": ((a(2, 3, 4, 4),), {}),
-        "pool": pool,
-        "mse": ((a(3, 4), a(3, 4)), {}),
-        "dense": ((a(3, 5), a(2, 5), a(2)), {}),
-        "norm": ((a(3, 4), a(4), a(4)), {}),
-    }
-    calls = {op: by_family[spec.family.name] for op, spec in SPECS.items()}
+    calls = {}
+    for op, spec in SPECS.items():
+        geometry = None
+        while geometry is None:
+            geometry = spec.geometry(pick, **spec.family.small)
+        shapes, params = geometry
+        arrays = tuple(rng.standard_normal(shapes[k]).astype(dtype) for k in spec.inputs)
+        calls[op] = arrays, spec.protocol.call_labels(params), spec.protocol.call_kwargs(params)
     assert set(calls) == set(PROTOCOL)
     return calls
 
@@ -380,18 +379,18 @@ def protocol_calls(rng: np.random.Generator, dtype) -> dict[str, tuple[tuple, di
 @pytest.mark.parametrize("op", list(PROTOCOL))
 def test_float32_in_float32_out_and_close_to_float64(op):
     rng = rng_for("f32" + op)
-    args32, hyper = protocol_calls(rng, np.float32)[op]
+    args32, labels, hyper = protocol_calls(rng, np.float32)[op]
     fwd, bwd = getattr(R, PROTOCOL[op].forward_name), getattr(R, PROTOCOL[op].backward_name)
-    o32 = fwd(*args32, **hyper)
+    o32 = fwd(*args32, *labels, **hyper)
     assert o32.dtype == np.float32
     delta = rng.standard_normal(o32.shape).astype(np.float32)
-    grads32 = bwd(delta, *args32, **hyper)
+    grads32 = bwd(delta, *args32, *labels, **hyper)
     grads32 = grads32 if isinstance(grads32, tuple) else (grads32,)
     assert len(grads32) == len(PROTOCOL[op].grads)
     assert all(g.dtype == np.float32 for g in grads32)
     args64 = tuple(x.astype(np.float64) for x in args32)
-    assert_allclose(o32, fwd(*args64, **hyper), **F32)
-    grads64 = bwd(delta.astype(np.float64), *args64, **hyper)
+    assert_allclose(o32, fwd(*args64, *labels, **hyper), **F32)
+    grads64 = bwd(delta.astype(np.float64), *args64, *labels, **hyper)
     grads64 = grads64 if isinstance(grads64, tuple) else (grads64,)
     for g32, g64 in zip(grads32, grads64):
         assert g64.dtype == np.float64
@@ -401,21 +400,21 @@ def test_float32_in_float32_out_and_close_to_float64(op):
 @pytest.mark.parametrize("op", list(PROTOCOL))
 def test_inputs_are_never_modified(op):
     rng = rng_for("pure" + op)
-    args, hyper = protocol_calls(rng, np.float64)[op]
+    args, labels, hyper = protocol_calls(rng, np.float64)[op]
     fwd, bwd = getattr(R, PROTOCOL[op].forward_name), getattr(R, PROTOCOL[op].backward_name)
-    o = fwd(*args, **hyper)
+    o = fwd(*args, *labels, **hyper)
     delta = rng.standard_normal(o.shape)
-    copies = [x.copy() for x in (delta, *args)]
-    for x in (delta, *args):
+    copies = [x.copy() for x in (delta, *args, *labels)]
+    for x in (delta, *args, *labels):
         x.flags.writeable = False  # an in-place write would raise
-    o2 = fwd(*args, **hyper)
-    grads = bwd(delta, *args, **hyper)
-    for x, c in zip((delta, *args), copies):
+    o2 = fwd(*args, *labels, **hyper)
+    grads = bwd(delta, *args, *labels, **hyper)
+    for x, c in zip((delta, *args, *labels), copies):
         assert_array_equal(x, c)
     outputs = [o2, *(grads if isinstance(grads, tuple) else (grads,))]
     for out in outputs:  # results are fresh arrays, never views of an input
         assert out.flags.writeable or out.ndim == 0
-        assert not any(np.shares_memory(out, x) for x in (delta, *args))
+        assert not any(np.shares_memory(out, x) for x in (delta, *args, *labels))
 
 
 # ---------------------------------------------------------------------------------------------

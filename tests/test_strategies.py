@@ -14,7 +14,7 @@ from gradcheck.ops import SPECS
 from gradcheck.cases.strategies import KINK_MARGIN, cases
 from gradcheck.cases.strategies import geometry, kink_ops
 
-KINK_OPS = ("relu", "leaky_relu", "conv2d_relu", "max_pool2d", "l2_pool2d")
+KINK_OPS = ("relu", "leaky_relu", "conv2d_relu", "max_pool2d", "l2_pool2d", "svm_loss")
 OP_KINDS = [(op, "smooth") for op in SPECS] + [(op, "kink") for op in KINK_OPS]
 CONV_OPS = [op for op, s in SPECS.items() if s.family.name == "conv"]
 POOL_OPS = ("max_pool2d", "avg_pool2d", "l2_pool2d")
@@ -65,17 +65,28 @@ def _check_shapes(case) -> None:
     spec, s, p = SPECS[case.op], case.shapes, case.params
     assert tuple(case.inputs) == spec.inputs
     assert all(v.dtype == np.float64 for v in case.inputs.values()) and case.delta.dtype == np.float64
-    assert set(p) == set(spec.params)
+    assert set(p) == set(spec.params) | set(spec.protocol.labels)
     for name, value in p.items():
-        assert isinstance(value, tuple) and len(value) == 2 and all(type(v) is int for v in value), (name, value)
+        assert isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value), (name, value)
+        if name in spec.protocol.scalars:
+            assert len(value) == 1, (name, value)
+        elif name in spec.protocol.labels:
+            assert len(value) == s[spec.inputs[0]][0] and all(0 <= v < s["x"][1] for v in value), (name, value)
+        else:  # one int per spatial axis
+            assert len(value) == len(s[spec.inputs[0]]) - 2 and all(type(v) is int for v in value), (name, value)
     out = spec.out_shape(s, p)
     assert case.delta.shape == tuple(out)
     assert all(v > 0 for v in out) and all(v > 0 for shape in s.values() for v in shape)
     assert _torch_out(case).shape == tuple(out)  # torch agrees on the output's shape
-    if spec.family.name == "conv":
-        (_, c, _, _), (d, c2, _, _) = s["x"], s["w"]
-        assert c2 == c and s["b"] == (d,)
+    if spec.family.name == "conv" or (spec.family.name.startswith("conv") and "transpose" not in spec.family.name):
+        c, (d, c2) = s["x"][1], s["w"][:2]
+        g = p.get("groups", (1,))[0]
+        assert c2 * g == c and d % g == 0 and s["b"] == (d,)
         assert min(p["stride"]) >= 1 and min(p["dilation"]) >= 1 and min(p["padding"]) >= 0
+    elif spec.family.name.startswith("conv_transpose"):
+        c, (c_in, c_out) = s["x"][1], s["w"][:2]
+        assert c_in == c and s["b"] == (c_out * p["groups"][0],) and c % p["groups"][0] == 0
+        assert all(0 <= o < st for o, st in zip(p["output_padding"], p["stride"]))
     elif case.op in POOL_OPS:
         assert len(s["x"]) == 4
         for k, pad, st_ in zip(p["kernel_size"], p["padding"], p["stride"]):
@@ -91,6 +102,12 @@ def _check_shapes(case) -> None:
         assert len(s["x"]) in (2, 4) and s["gamma"] == s["beta"] == (s["x"][1],) and case.delta.shape == s["x"]
     elif case.op == "layer_norm":
         assert len(s["x"]) == 2 and s["gamma"] == s["beta"] == (s["x"][1],) and case.delta.shape == s["x"]
+    elif case.op == "group_norm":
+        assert len(s["x"]) in (2, 4) and s["gamma"] == s["beta"] == (s["x"][1],) and s["x"][1] % p["groups"][0] == 0
+    elif case.op in ("softmax_cross_entropy", "svm_loss"):
+        assert len(s["x"]) == 2 and case.delta.shape == ()
+    elif case.op == "dropout":
+        assert len(s["x"]) in (2, 4) and 0 < p["p"][0] < 1 and case.delta.shape == s["x"]
     else:
         assert len(s["x"]) == 4 and case.delta.shape == s["x"]
 
@@ -148,7 +165,7 @@ def test_pools_without_padding(op):
 
 def test_square_reaches_cases():
     for case in _draw(cases("conv2d", square=True), 10):
-        assert all(v[0] == v[1] for v in case.params.values())
+        assert all(v[0] == v[1] for k, v in case.params.items() if k != "groups")
 
 
 @pytest.mark.parametrize("op,kind", OP_KINDS, ids=[f"{o}-{k}" for o, k in OP_KINDS])
@@ -222,7 +239,8 @@ def _zero_window(case) -> bool:
     return bool(((_windows(case, 0.0) ** 2).sum(axis=(-2, -1)) == 0).any())
 
 
-KINKS = {"relu": _relu_zero, "leaky_relu": _relu_zero, "conv2d_relu": _preactivation_zero, "max_pool2d": _tied_maxima, "l2_pool2d": _zero_window}
+KINKS = {"relu": _relu_zero, "leaky_relu": _relu_zero, "conv2d_relu": _preactivation_zero, "max_pool2d": _tied_maxima, "l2_pool2d": _zero_window,
+         "svm_loss": lambda case: bool((SPECS["svm_loss"].kink.features_of(case)))}
 
 
 @pytest.mark.parametrize("op", KINK_OPS)
@@ -259,7 +277,7 @@ def test_kink_ops_are_the_ops_with_a_kink_policy():
 @pytest.mark.parametrize(
     "args,kwargs,message",
     [
-        pytest.param(("bogus",), {}, r"unknown op 'bogus'; known: conv2d, relu", id="unknown-op"),
+        pytest.param(("bogus",), {}, r"unknown op 'bogus'; known: conv2d, conv1d, ", id="unknown-op"),
         pytest.param(("conv2d",), {"kind": "bogus"}, r"kind must be 'smooth' or 'kink', got 'bogus'", id="bogus-kind"),
         pytest.param(("sigmoid",), {"kind": "kink"}, r"sigmoid has no kinks", id="kink-of-sigmoid"),
         pytest.param(("conv2d",), {"kind": "kink"}, r"conv2d has no kinks", id="kink-of-conv2d"),
@@ -347,5 +365,5 @@ def test_pool_geometry_reaches(what):
                                   "kernel-as-large-as-padded-input"])
 def test_conv2d_relu_smooth_cases_reach(what):
     """The pre-activation filter of conv2d_relu does not cut off parts of the geometry."""
-    case = _find(cases("conv2d_relu"), lambda c: CONV_REACHES[what](c.shapes, c.params), n=200)
+    case = _find(cases("conv2d_relu"), lambda c: CONV_REACHES[what](c.shapes, c.params), n=600)
     assert CONV_REACHES[what](case.shapes, case.params)

@@ -55,10 +55,15 @@ def torch_float32(case: Case) -> dict[str, np.ndarray]:
     return _torch_conv(case, torch.float32)
 
 
+def kw(case: Case) -> dict:
+    """The case's hyper-parameters as the native protocol passes them (groups as an int)."""
+    return SPECS[case.op].protocol.call_kwargs(case.params)
+
+
 def reference_float32(case: Case) -> dict[str, np.ndarray]:
     ins = case.candidate_inputs()
-    o = reference.conv2d_forward(ins["x"], ins["w"], ins["b"], **case.params)
-    dx, dw, db = reference.conv2d_backward(case.candidate_delta(), ins["x"], ins["w"], ins["b"], **case.params)
+    o = reference.conv2d_forward(ins["x"], ins["w"], ins["b"], **kw(case))
+    dx, dw, db = reference.conv2d_backward(case.candidate_delta(), ins["x"], ins["w"], ins["b"], **kw(case))
     out = {"forward": o, "dx": dx, "dw": dw, "db": db}
     assert all(v.dtype == np.float32 for v in out.values())  # really computed in float32
     return out
@@ -66,8 +71,8 @@ def reference_float32(case: Case) -> dict[str, np.ndarray]:
 
 def reference_float64(case: Case) -> dict[str, np.ndarray]:
     x, w, b = (case.inputs[k] for k in "xwb")
-    dx, dw, db = reference.conv2d_backward(case.delta, x, w, b, **case.params)
-    return {"forward": reference.conv2d_forward(x, w, b, **case.params), "dx": dx, "dw": dw, "db": db}
+    dx, dw, db = reference.conv2d_backward(case.delta, x, w, b, **kw(case))
+    return {"forward": reference.conv2d_forward(x, w, b, **kw(case)), "dx": dx, "dw": dw, "db": db}
 
 
 def _tf32(a: np.ndarray) -> np.ndarray:

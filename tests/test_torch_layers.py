@@ -80,7 +80,6 @@ def test_an_instance_off_the_drawable_geometry_is_pinned_or_declined_never_passe
 
 @pytest.mark.parametrize("module, fragment", [
     (lambda: torch.nn.Conv2d(2, 2, 2, padding="same"), "padding='same' with kernel (2, 2) pads the two sides unequally"),
-    (lambda: torch.nn.Conv2d(2, 2, 3, groups=2), "groups=2; conv2d is checked with groups=1"),
     (lambda: torch.nn.Conv2d(2, 2, 3, padding=1, padding_mode="reflect"), "padding_mode='reflect'; conv2d pads with zeros"),
     (lambda: torch.nn.Conv2d(2, 2, 3, bias=False), "bias is missing (the module was built without a bias"),
     (lambda: torch.nn.MaxPool2d(2, ceil_mode=True), "ceil_mode=True; max_pool2d is checked with ceil_mode=False"),
@@ -91,6 +90,13 @@ def test_a_module_the_op_cannot_express_is_a_load_error_saying_why(module, fragm
     with pytest.raises(LoadError) as info:
         TorchAdapter(module(), "<m>")
     assert fragment in str(info.value)
+
+
+def test_a_grouped_conv_module_is_checked_at_its_own_groups():
+    run = gradcheck.check(torch.nn.Conv2d(4, 2, 3, groups=2), "torch", **SMALL)
+    assert run.passed, _failing(run)
+    shapes = {tuple(r.counterexample.params["groups"]) for r in run.records if r.counterexample is not None}
+    assert shapes <= {(2,)}
 
 
 def test_padding_same_with_an_odd_kernel_is_symmetric_padding():
@@ -137,7 +143,7 @@ def test_weights_elsewhere_are_named_by_a_mapping():
     with pytest.raises(LoadError) as info:
         gradcheck.check(wrapped(), "torch", ops="conv2d")
     text = str(info.value)
-    assert "conv2d needs parameters weight (D, C, k1, k2) and bias (D,)" in text
+    assert "conv2d needs parameters weight (D, C/groups, k1, k2) and bias (D,)" in text
     assert "the module has conv.weight (1, 1, 1, 1), conv.bias (1,)" in text
     assert "weights={'w': 'conv.weight', 'b': 'conv.bias'}" in text
     run = gradcheck.check(wrapped(), "torch", ops="conv2d", weights={"w": "conv.weight", "b": "conv.bias"}, **SMALL)
@@ -150,13 +156,14 @@ def test_nothing_recognisable_lists_the_names_and_shapes_looked_for():
     with pytest.raises(LoadError) as info:
         TorchAdapter(types.SimpleNamespace(conv=1, helper=len), "mylayers")
     text = str(info.value)
-    assert "looked for attributes named conv2d, relu, sigmoid, tanh, leaky_relu, max_pool2d" in text
-    assert "conv2d: weight (D, C, k1, k2) and bias (D,); dense: weight (K, F) and bias (K,)" in text
+    assert "looked for attributes named conv2d, conv1d, conv3d, conv_transpose1d" in text
+    assert "linear (dense)" in text and "cross_entropy (softmax_cross_entropy)" in text
+    assert "conv2d: weight (D, C/groups, k1, k2) and bias (D,); dense: weight (K, F) and bias (K,)" in text
     with pytest.raises(LoadError) as info:
         TorchAdapter(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3, 2, bias=False)), "<seq>")
     text = str(info.value)
     assert "cannot tell which op Sequential implements" in text
-    assert "it has 1.weight (2, 3)" in text and "weight of shape (D, C, k1, k2) (conv2d) or (K, F) (dense)" in text
+    assert "it has 1.weight (2, 3)" in text and "weight of shape (D, C/groups, k1, k2) (conv2d) or (K, F) (dense)" in text
     holder = types.SimpleNamespace(my_conv=torch.nn.Conv2d(1, 1, 1))
     with pytest.raises(LoadError, match=r"it holds my_conv \(Conv2d\): name one as the target \(x.py:NAME\)"):
         TorchAdapter(holder, "x.py")

@@ -87,7 +87,9 @@ class FunctionTable:
     def __init__(self, obj: Any, target: str):
         self.obj, self.target = obj, target
 
-    def _fn(self, name: str):
+    def _fn(self, name: str | None):
+        if name is None:
+            return None
         fn = getattr(self.obj, name, None)
         return fn if callable(fn) else None
 

@@ -31,7 +31,7 @@ from gradcheck.ops import FAMILIES, PROTOCOL, SPECS
 from gradcheck.adapters.base import LoadError
 
 __all__ = ["DECLARATION", "ATTRIBUTE", "KEYS", "supports", "family", "declared_limits", "combine", "declaration_of",
-           "limits_for", "accepts", "signature_limits"]
+           "limits_for", "accepts", "signature_limits", "call_kwargs"]
 
 #: The module-level name a candidate declares its constraints under.
 DECLARATION = "GRADCHECK_CONSTRAINTS"
@@ -214,3 +214,14 @@ def signature_limits(op: str, *functions: Any) -> dict[str, Any]:
         if any(fn is not None and not accepts(fn, name) for fn in functions):
             out[limit] = default
     return out
+
+
+def call_kwargs(op: str, fn: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The keyword hyper-parameters ``fn`` is called with (``OpProtocol.call_kwargs``), less the
+    optional ones it does not take."""
+    p = PROTOCOL[op]
+    kwargs = p.call_kwargs(params)
+    for name, _, _ in p.optional:
+        if name in kwargs and not accepts(fn, name):
+            del kwargs[name]
+    return kwargs

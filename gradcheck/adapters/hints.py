@@ -26,7 +26,7 @@ def _callable(obj: Any, name: str) -> bool:
 def convention_names(obj: Any) -> dict[str, dict[str, list[str]]]:
     """Per convention, ``{op: [the names of it obj defines]}`` for every op it defines whole."""
     native = {op: [p.forward_name, p.backward_name] for op, p in PROTOCOL.items()}
-    cs231n = {label: [c.forward, c.backward] for label, (_, c) in _CS231N_OPS.items()}
+    cs231n = {label: [n for n in (c.forward, c.backward) if n] for label, (_, c) in _CS231N_OPS.items()}
     torch = {op: [op] for op in PROTOCOL}
     out: dict[str, dict[str, list[str]]] = {}
     for api, table in (("native", native), ("cs231n", cs231n), ("torch", torch)):

@@ -7,7 +7,7 @@ import numpy as np
 
 from gradcheck.ops import PROTOCOL
 from gradcheck.adapters.base import FunctionTable, LoadError, call_candidate
-from gradcheck.adapters.constraints import accepts, combine, limits_for, signature_limits
+from gradcheck.adapters.constraints import call_kwargs, combine, limits_for, signature_limits
 
 __all__ = ["NativeAdapter"]
 
@@ -54,10 +54,7 @@ class NativeAdapter(FunctionTable):
         """Positional arrays (inputs, then labels) and keyword hyper-parameters of one call; an
         optional hyper-parameter the function does not take is left out."""
         p = PROTOCOL[op]
-        kwargs = p.call_kwargs(params)
-        for name, _, _ in p.optional:
-            if name in kwargs and not accepts(fn, name):
-                del kwargs[name]
+        kwargs = call_kwargs(op, fn, params)
         return (*(inputs[k] for k in p.inputs), *p.call_labels(params)), kwargs
 
     def forward(self, op: str, inputs: dict[str, np.ndarray], params: dict[str, Any]) -> Any:

@@ -33,7 +33,7 @@ import numpy as np
 from gradcheck.dtypes import to_array, to_tensor
 from gradcheck.ops import PROTOCOL, SPECS
 from gradcheck.adapters.base import BadReturn, LoadError, call_candidate
-from gradcheck.adapters.constraints import combine, limits_for
+from gradcheck.adapters.constraints import call_kwargs, combine, limits_for, signature_limits
 from gradcheck.adapters.loader import split_target
 from gradcheck.adapters.torch_module import WEIGHT_SHAPES, Layer, layer_of, recognise_op
 
@@ -78,7 +78,8 @@ _WEIGHTS = " or ".join(f"{s['w']} ({op})" for op, s in WEIGHT_SHAPES.items())
 
 def _looked_for() -> str:
     shapes = "; ".join(f"{op}: weight {s['w']} and bias {s['b']}" for op, s in WEIGHT_SHAPES.items())
-    return (f"looked for attributes named {', '.join(PROTOCOL)}, each a function on tensors, a torch.autograd.Function "
+    names = ", ".join(s.torch_name + (f" ({op})" if s.torch_name != op else "") for op, s in SPECS.items())
+    return (f"looked for attributes named {names}, each a function on tensors, a torch.autograd.Function "
             f"subclass, or an nn.Module (class, instance or factory; a layer's own parameters: {shapes})")
 
 
@@ -217,6 +218,8 @@ class TorchAdapter:
         call = SPECS[op].torch_call
         if entry.kind == "function" and call is not None:
             own = combine(own, call.limits)
+        if entry.kind != "layer":
+            own = combine(own, signature_limits(op, _signed(entry)))
         return combine(own, limits_for(self.obj, self.target, op, op, entry.obj))
 
     def tolerance_dtype(self, op: str, dtype: str) -> str:
@@ -243,7 +246,7 @@ class TorchAdapter:
                    for k in p.inputs}
         labels = [torch.from_numpy(a).to(self.device) for a in p.call_labels(params)]
         args = list(tensors.values()) + labels
-        kwargs = p.call_kwargs(params)
+        kwargs = call_kwargs(op, _signed(entry), params)  # less an optional one the candidate does not take
         if entry.kind == "autograd":
             out = call_candidate(f"{entry.name}.apply", entry.obj.apply, *args, *kwargs.values())
         elif entry.kind == "module-class":
@@ -300,6 +303,12 @@ class TorchAdapter:
                     raise BadReturn(f"autograd gave no gradient for {k}: it does not reach the output of {op}")
                 grads.append(to_array(t.grad).copy())
         return tuple(grads) if len(grads) > 1 else grads[0]
+
+
+def _signed(entry: _Entry) -> Any:
+    """What takes the hyper-parameters of a candidate: its function, its class, or the
+    ``forward`` of a ``torch.autograd.Function``."""
+    return entry.obj.forward if entry.kind == "autograd" else entry.obj
 
 
 def _copy_back(tensors: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:

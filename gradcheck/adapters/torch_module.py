@@ -36,7 +36,8 @@ from gradcheck.adapters.base import CandidateError, LoadError, Unsupported, call
 __all__ = ["Layer", "recognise_op", "layer_of", "is_geometry_factory", "zero_argument_factory", "WEIGHT_SHAPES"]
 
 #: What the weights of each op with weights must look like (ops with a linear part of their own).
-WEIGHT_SHAPES = {op: spec.family.weight_shapes for op, spec in SPECS.items() if spec.has_weights and spec.inner is None}
+WEIGHT_SHAPES = {op: spec.family.weight_shapes for op, spec in SPECS.items()
+                 if spec.has_weights and spec.inner is None and spec.family.module_geometry}
 _DEFAULT_MAP = {"w": "weight", "b": "bias"}
 
 # normalised name fragments that say which op a class or function implements, most specific first

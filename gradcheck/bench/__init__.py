@@ -55,7 +55,7 @@ ROW_NAMES: tuple[str, ...] = (*_GRADIENT_ROWS, *_KERNEL_ROWS, "check")
 GROUPS: dict[str, tuple[str, ...]] = {
     "gradients": _GRADIENT_ROWS,
     "kernels": _KERNEL_ROWS,
-    **{f"{fam}s": tuple(k.name for k in KERNELS if k.family == fam) for fam in dict.fromkeys(k.family for k in KERNELS)},
+    **{g: tuple(k.name for k in KERNELS if k.group == g) for g in dict.fromkeys(k.group for k in KERNELS)},
 }
 
 

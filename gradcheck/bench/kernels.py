@@ -15,7 +15,8 @@ import numpy as np
 
 from gradcheck.ops import SPECS
 
-__all__ = ["Kernel", "KERNELS", "load_reference", "inputs", "reference_call", "torch_call", "max_difference"]
+__all__ = ["Kernel", "KERNELS", "load_reference", "inputs", "reference_call", "torch_call", "max_difference",
+           "mask_difference"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Kernel:
     @property
     def family(self) -> str:
         return SPECS[self.op].family.name
+
+    @property
+    def group(self) -> str:
+        """The ``--only`` group of its row (``convs``, ``norms``, ...)."""
+        return SPECS[self.op].family.bench_group or f"{self.family}s"
 
 
 #: Every op's benchmark cases (``OpSpec.bench``), in op order.
@@ -66,8 +72,8 @@ def reference_call(ref: Any, kernel: Kernel, arrays: dict[str, np.ndarray]) -> C
     bwd = getattr(ref, p.backward_name, None)
     if fwd is None or bwd is None:
         raise AttributeError(f"reference has no {p.forward_name} / {p.backward_name}")
-    args = [arrays[k] for k in p.inputs]
-    params = dict(kernel.params)
+    args = [arrays[k] for k in p.inputs] + list(p.call_labels(kernel.params))
+    params = p.call_kwargs(kernel.params)
 
     def call() -> tuple[np.ndarray, ...]:
         o = fwd(*args, **params)
@@ -105,3 +111,13 @@ def max_difference(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> floa
             return float("inf")
         worst = max(worst, float(np.abs(u - v).max(initial=0.0)) / max(float(np.abs(v).max(initial=0.0)), 1e-300))
     return worst
+
+
+def mask_difference(kernel: Kernel, arrays: dict[str, np.ndarray], got: tuple[np.ndarray, ...]) -> float:
+    """For a random op (dropout), whose mask is its own: the largest difference of ``(o, dx)``
+    from the op on the mask read from ``o`` (``x / (1 - p)`` where kept, ``delta / (1 - p)``
+    there in dx), relative to the largest of those."""
+    x, delta = arrays["x"], arrays["delta"]
+    keep = got[0] != 0
+    scale = 1.0 / (1.0 - float(kernel.params["p"][0]))
+    return max_difference(got, (np.where(keep, x * scale, 0.0), np.where(keep, delta * scale, 0.0)))

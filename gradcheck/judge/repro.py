@@ -104,8 +104,20 @@ def _import_lines(target: str, names: list[str]) -> tuple[list[str], str]:
 
 
 # -- the candidate's calls ----------------------------------------------------------------------
-def _param_text(params: dict[str, Any]) -> dict[str, str]:
-    return {k: repr(tuple(v)) for k, v in params.items()}
+def _param_text(params: dict[str, Any], p=None) -> dict[str, str]:
+    """Keyword hyper-parameters as the candidate receives them: scalars as one number, labels
+    left out (they are arrays), an optional one at its default left out (a candidate may not
+    take it)."""
+    if p is None:
+        return {k: repr(tuple(v)) for k, v in params.items()}
+    defaults = {name: default for name, _, default in p.optional}
+    return {k: repr(v) for k, v in p.call_kwargs(params).items()
+            if not (k in defaults and (v[0] if isinstance(v, tuple) else v) == defaults[k])}
+
+
+def _positional(p) -> str:
+    """The forward's positional arguments in the native protocol: the inputs, then the labels."""
+    return ", ".join((*p.inputs, *p.labels))
 
 
 def _cs231n_args(label: str, params: dict[str, Any], names: Any = None) -> tuple[list[str], str]:
@@ -113,7 +125,8 @@ def _cs231n_args(label: str, params: dict[str, Any], names: Any = None) -> tuple
     its expression (default: its name)."""
     _, c = CS231N_OPS[label]
     name = names or (lambda k: k)
-    args = [name(k) for k in c.arrays]
+    args = [(f"{name(k)}.reshape(1, -1, 1, 1)" if k in c.shaped else name(k)) for k in c.arrays]
+    args += list(c.labels) + [repr(params[k][0]) for k in c.scalars]
     setup = []
     if c.param is not None:
         pname, value = c.param(params)
@@ -127,12 +140,15 @@ def _cs231n_calls(label: str, op: str, params: dict[str, Any], p, pre: str) -> t
     _, c = CS231N_OPS[label]
     setup, args = _cs231n_args(label, params)
     grads = ", ".join(p.grads)
-    return setup, [f"out, cache = {pre}{c.forward}({args})", f"{grads} = {pre}{c.backward}(dout, cache)"], "dout"
+    if c.backward is None:  # (loss, dx): the loss's own gradient, times the upstream one
+        return setup, [f"out, {grads} = {pre}{c.forward}({args})", f"{grads} = {grads} * dout"], "dout"
+    back = [f"{g} = np.reshape({g}, -1)  # held as (1, C, 1, 1) by the convention" for g in p.grads if g[1:] in c.shaped]
+    return setup, [f"out, cache = {pre}{c.forward}({args})", f"{grads} = {pre}{c.backward}(dout, cache)", *back], "dout"
 
 
 def _native_calls(op: str, params: dict[str, Any], p, pre: str) -> tuple[list[str], list[str], str]:
-    kw = "".join(f", {k}={v}" for k, v in _param_text(params).items())
-    args = ", ".join(p.inputs)
+    kw = "".join(f", {k}={v}" for k, v in _param_text(params, p).items())
+    args = _positional(p)
     grads = ", ".join(p.grads)
     return [], [f"out = {pre}{p.forward_name}({args}{kw})", f"{grads} = {pre}{p.backward_name}(delta, {args}{kw})"], \
         "delta"
@@ -140,27 +156,33 @@ def _native_calls(op: str, params: dict[str, Any], p, pre: str) -> tuple[list[st
 
 def _torch_calls(op: str, params: dict[str, Any], p, pre: str, device: str,
                  dtype: str = "float64") -> tuple[list[str], list[str], str]:
-    ptext = _param_text(params)
+    ptext = _param_text(params, p)
     kw = ", ".join(f"{k}={v}" for k, v in ptext.items())
-    tensors = ", ".join(f"{k}_t" for k in p.inputs)
+    tensors = ", ".join([f"{k}_t" for k in p.inputs] + [f"torch.as_tensor({k}, device={device!r})" for k in p.labels])
+    tc = SPECS[op].torch_call
+    seed = [f"    torch.manual_seed({int(params['seed'][0])})  # gradcheck seeds torch's generator before each call"] \
+        if tc is not None and tc.seeded else []
+    plain = [f"    return {tc.source}" if tc is not None and tc.source else "    return fn(*tensors, **params)"]
     setup = [
         f"params = dict({kw})" if kw else "params = {}",
         "",
         "",
         "def call(fn, *tensors):",
         "    \"\"\"Your op, called as gradcheck calls it: a function, a torch.autograd.Function or an nn.Module.\"\"\"",
+        *seed,
         "    if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):",
         "        return fn.apply(*tensors, *params.values())",
         "    if isinstance(fn, type) and issubclass(fn, torch.nn.Module):",
         "        return fn(**params)(*tensors)",
-        "    return fn(*tensors, **params)",
+        *([f"    {', '.join(p.inputs + p.labels)}, = tensors"] if tc is not None and tc.source else []),
+        *plain,
         "",
         "",
     ]
     as_dtype = ", dtype=torch.bfloat16" if dtype == "bfloat16" else ""  # numpy has no bfloat16
     calls = [f"{k}_t = torch.tensor({k}, device={device!r}{as_dtype}, requires_grad={('d' + k) in p.grads})"
              for k in p.inputs]
-    calls += [f"out_t = call({pre}{op}, {tensors})",
+    calls += [f"out_t = call({pre}{SPECS[op].torch_name}, {tensors})",
               "out_t.backward(torch.tensor(delta, dtype=out_t.dtype, device=out_t.device))",
               "out = out_t.detach().cpu().to(torch.float64).numpy()"]
     calls += [f"{g} = {g[1:]}_t.grad.detach().cpu().to(torch.float64).numpy()" for g in p.grads]
@@ -172,7 +194,13 @@ def _torch_truth(op: str, params: dict[str, Any], p, transposed: tuple[str, ...]
     """Lines computing ``out_true`` and ``<grad>_true`` with torch autograd in float64 (the
     inputs in ``transposed`` are written out transposed, as the convention holds them)."""
     t = {k: f"t[{k!r}]" + (".T" if k in transposed else "") for k in p.inputs}
-    expr = SPECS[op].torch_source(t, params)
+    spec = SPECS[op]
+    if spec.random:  # its own mask, read from its forward: there is no other truth
+        scale = f"(1 - {float(params['p'][0])!r})"
+        return [f"keep = np.asarray(out) != 0  # your mask, read from your forward",
+                f"out_true = np.where(keep, {p.inputs[0]} / {scale}, 0.0)",
+                *(f"{g}_true = np.where(keep, DELTA / {scale}, 0.0)" for g in p.grads)]
+    expr = spec.torch_source(t, params)
     names = ", ".join(f"{k}={k}" for k in p.inputs)
     grads = ", ".join(f"{g}_true" for g in p.grads)
     sources = ", ".join(repr(g[1:]) for g in p.grads)
@@ -215,9 +243,9 @@ def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -
     held = conv.transposed if conv is not None else ()
     quantity = rec.quantity
     if api == "cs231n":
-        fns = [conv.forward, conv.backward]
+        fns = [n for n in (conv.forward, conv.backward) if n]
     elif api == "torch":
-        fns = [op]
+        fns = [SPECS[op].torch_name]
     else:
         fns = [p.forward_name, p.backward_name]
     imports, pre = _import_lines(target, fns)
@@ -234,6 +262,7 @@ def python_snippet(rec: Record, target: str, api: str, *, device: str = "cpu") -
         if k in held:
             value = _transpose_2d(value)
         arrays.append(_array_line(k, value, ce.dtype, f"transposed, as {conv.forward} takes it" if k in held else ""))
+    arrays += [f"{k} = np.array({list(ce.params[k])!r}, dtype=np.int64)  # the labels" for k in p.labels]
     arrays.append(_array_line(dname, ce.inputs["delta"], ce.dtype, f"the upstream gradient dE/d{'out' if dname == 'dout' else 'o'}"))
 
     where = f"{rec.op} {quantity} (checked against {rec.oracle})"
@@ -339,10 +368,11 @@ def _fd_lines(rec: Record, op: str, quantity: str, p, api: str, idx, dname: str,
         _, args = _cs231n_args(rec.op, rec.counterexample.params, lambda k: f"v[{k!r}]")
         call = f"{pre}{CS231N_OPS[rec.op][1].forward}({args})[0]"
     elif api == "torch":
-        call = f"call({pre}{op}, {', '.join(f'torch.tensor(v[{k!r}])' for k in p.inputs)}).detach().cpu().numpy()"
+        tensors = [f"torch.tensor(v[{k!r}])" for k in p.inputs] + [f"torch.as_tensor({k})" for k in p.labels]
+        call = f"call({pre}{SPECS[op].torch_name}, {', '.join(tensors)}).detach().cpu().numpy()"
     else:
-        kw = "".join(f", {k}={v}" for k, v in _param_text(rec.counterexample.params).items())
-        call = f"{pre}{p.forward_name}({', '.join(f'v[{k!r}]' for k in p.inputs)}{kw})"
+        kw = "".join(f", {k}={v}" for k, v in _param_text(rec.counterexample.params, p).items())
+        call = f"{pre}{p.forward_name}({', '.join([f'v[{k!r}]' for k in p.inputs] + list(p.labels))}{kw})"
     i = tuple(idx) if idx is not None else ()
     return [
         "def your_forward(v):",

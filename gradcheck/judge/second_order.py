@@ -33,7 +33,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from gradcheck.adapters.base import BadReturn, CandidateError, Unsupported, call_candidate
-from gradcheck.adapters.constraints import combine
+from gradcheck.adapters.constraints import call_kwargs, combine, signature_limits
 from gradcheck.cases import SMALL_ARRAY, Case
 from gradcheck.config import RunConfig
 from gradcheck.ops import SPECS
@@ -139,7 +139,8 @@ class _Evaluator:
     def _apply(self, case: Case, tensors: dict[str, Any]):
         import torch
 
-        out = self.call(f"{self.label}.apply", self.fn.apply, *tensors.values(), *case.params.values())
+        hyper = call_kwargs(case.op, self.fn.forward, case.params).values()
+        out = self.call(f"{self.label}.apply", self.fn.apply, *tensors.values(), *hyper)
         if not isinstance(out, torch.Tensor):
             raise BadReturn(f"{self.label}.apply must return a torch.Tensor, returned {type(out).__name__}")
         return out
@@ -370,7 +371,7 @@ def check_function(fn: Any, label: str, op: str, cfg: RunConfig, *, limits: dict
     first: dict[Key, Record] = {}
     skipped: list[str] = []
     ev = _Evaluator(fn, label, op, device, call)
-    small = combine(SPECS[op].family.small, limits or {})
+    small = combine(SPECS[op].family.small, limits or {}, signature_limits(op, getattr(fn, "forward", None)))
     strategy = _cases(op, small)
 
     def judge(case: Case, keys_now: list[Key]) -> dict[Key, Record]:

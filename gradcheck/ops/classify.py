@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradcheck.ops.spec import (CS231n, Family, Geometry, Kink, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
+from gradcheck.ops.spec import (Bench, CS231n, Family, Geometry, Kink, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
                                 TorchCall, check_limits, torch)
 
 __all__ = ["ClassifyFamily", "CLASSIFY", "SOFTMAX_CROSS_ENTROPY", "SVM_LOSS", "SPECS", "margins"]
@@ -32,6 +32,7 @@ class ClassifyFamily(Family):
     features = ("N>1", "K>2", "shared label", "label K-1")
     constraint_keys = {"batch": ("max", "max_batch"), "classes": ("max", "max_classes")}
     small = {"max_batch": 3, "max_classes": 3}
+    bench_group = "losses"
 
     def geometry(self, pick: Pick, *, max_batch: int = 4, max_classes: int = 5) -> Geometry:
         """Shapes ``{"x": (N, K)}`` and params ``{"y": (y_0, ..., y_{N-1})}``, K from 2."""
@@ -108,6 +109,8 @@ SOFTMAX_CROSS_ENTROPY = OpSpec(
     cs231n=(CS231n("softmax_loss", None, **_CS),),
     module=ModuleMatch(hints=("crossentropy", "softmax"), rank=1),
     torch_call=TorchCall("cross_entropy"),
+    bench=(Bench({"x": (64, 1000)}, {"y": tuple(i * 37 % 1000 for i in range(64))}, "cross_entropy",
+                 {"x": (16, 100)}),),
 )
 
 
@@ -178,6 +181,8 @@ SVM_LOSS = OpSpec(
     kink=HINGE, scipy=_svm_scipy, scipy_grads=True, magnitudes=_svm_magnitudes, batched=False,
     cs231n=(CS231n("svm_loss", None, **_CS),),
     module=ModuleMatch(hints=("svm", "hinge", "multimargin"), rank=1),
+    bench=(Bench({"x": (64, 1000)}, {"y": tuple(i * 37 % 1000 for i in range(64))}, "multi_margin_loss",
+                 {"x": (16, 100)}),),
 )
 
 SPECS = (SOFTMAX_CROSS_ENTROPY, SVM_LOSS)

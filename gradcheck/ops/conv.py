@@ -294,7 +294,13 @@ CONV2D = OpSpec(
     module=ModuleMatch(types=("Conv2d",), hints=("conv",), weight_dims=4),
     bench=(Bench({"x": (32, 64, 32, 32), "w": (64, 64, 3, 3), "b": (64,)},
                  {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1)}, "conv2d",
-                 {"x": (4, 8, 16, 16), "w": (8, 8, 3, 3), "b": (8,)}),),
+                 {"x": (4, 8, 16, 16), "w": (8, 8, 3, 3), "b": (8,)}),
+           Bench({"x": (32, 64, 32, 32), "w": (64, 16, 3, 3), "b": (64,)},
+                 {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1), "groups": (4,)}, "conv2d",
+                 {"x": (4, 8, 16, 16), "w": (8, 2, 3, 3), "b": (8,)}, suffix="groups4"),
+           Bench({"x": (32, 64, 32, 32), "w": (64, 1, 3, 3), "b": (64,)},
+                 {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1), "groups": (64,)}, "conv2d",
+                 {"x": (2, 64, 8, 8), "w": (64, 1, 3, 3), "b": (64,)}, suffix="depthwise")),
 )
 
 SPECS = (CONV2D,)

@@ -159,6 +159,7 @@ class ConvNdFamily(Family):
                        "batch": ("max", "max_batch"), "channels": ("max", "max_channels"),
                        "filters": ("max", "max_filters"), "groups": ("count", "max_groups")}
     small = {"max_batch": 2, "max_channels": 2, "max_filters": 2, "max_kernel": 2, "max_size": 3}
+    bench_group = "convs"
 
     def __init__(self, dims: int, transposed: bool):
         self.dims, self.transposed = dims, transposed

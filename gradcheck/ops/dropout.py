@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradcheck.ops.spec import (CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes, TorchCall,
+from gradcheck.ops.spec import (Bench, CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes, TorchCall,
                                 check_limits, torch)
 
 __all__ = ["DropoutFamily", "DROPOUT_FAMILY", "DROPOUT", "SPECS", "P_CHOICES"]
@@ -85,7 +85,9 @@ DROPOUT = OpSpec(
     magnitudes=_magnitudes, random=True,
     cs231n=(CS231n("dropout_forward", "dropout_backward", ("x",), param=_dropout_param),),
     module=ModuleMatch(hints=("dropout",), rank=1),
-    torch_call=TorchCall("dropout", lambda fn, t, p: fn(t["x"], p=float(p["p"][0]), training=True), seeded=True),
+    torch_call=TorchCall("dropout", lambda fn, t, p: fn(t["x"], p=float(p["p"][0]), training=True), seeded=True,
+                         source="fn(x, p=params['p'], training=True)"),
+    bench=(Bench({"x": (32, 64, 32, 32)}, {"p": (0.5,), "seed": (0,)}, "dropout", {"x": (4, 8, 16, 16)}),),
 )
 
 SPECS = (DROPOUT,)

@@ -94,6 +94,7 @@ class GroupNormFamily(NormFamily):
     name = "group_norm"
     features = ("N>1", "spatial", "non-square input", "groups>1", "C/groups>1", "groups=C")
     constraint_keys = {**NormFamily.constraint_keys, "groups": ("max", "max_groups")}
+    bench_group = "norms"
 
     def geometry(self, pick: Pick, *, max_batch: int = 3, max_features: int = 6, max_size: int = 3,
                  spatial: bool | None = None, max_groups: int = 3, min_set: int = 1) -> Geometry | None:
@@ -198,7 +199,8 @@ BATCH_NORM = OpSpec(
             CS231n("spatial_batchnorm_forward", "spatial_batchnorm_backward", **_CS, limits={"spatial": True},
                    variant="spatial", optional=True)),
     module=ModuleMatch(hints=("batchnorm",), rank=1),
-    torch_call=TorchCall("batch_norm", _batch_norm_call, limits={"min_set": 2}),
+    torch_call=TorchCall("batch_norm", _batch_norm_call, limits={"min_set": 2},
+                         source=f"fn(x, None, None, gamma, beta, True, 0.1, {EPS})"),
     bench=(Bench({"x": (64, 256), "gamma": (256,), "beta": (256,)}, {}, "batch_norm",
                  {"x": (16, 32), "gamma": (32,), "beta": (32,)}),
            Bench({"x": (32, 64, 16, 16), "gamma": (64,), "beta": (64,)}, {}, "batch_norm",
@@ -224,7 +226,8 @@ LAYER_NORM = OpSpec(
     cs231n=(CS231n("layernorm_forward", "layernorm_backward", ("x", "gamma", "beta"), param=_ln_param),),
     module=ModuleMatch(hints=("layernorm",), rank=1),
     torch_call=TorchCall("layer_norm", lambda fn, t, p: fn(t["x"], tuple(t["gamma"].shape), t["gamma"], t["beta"],
-                                                           eps=EPS)),
+                                                           eps=EPS),
+                         source=f"fn(x, tuple(gamma.shape), gamma, beta, eps={EPS})"),
     bench=(Bench({"x": (64, 256), "gamma": (256,), "beta": (256,)}, {}, "layer_norm",
                  {"x": (16, 32), "gamma": (32,), "beta": (32,)}),),
 )
@@ -283,7 +286,7 @@ GROUP_NORM = OpSpec(
                    limits={"spatial": True}),),
     module=ModuleMatch(hints=("groupnorm",), rank=1),
     torch_call=TorchCall("group_norm", lambda fn, t, p: fn(t["x"], p["groups"][0], t["gamma"], t["beta"], eps=EPS),
-                         limits={"min_set": 2}),
+                         limits={"min_set": 2}, source=f"fn(x, params['groups'], gamma, beta, eps={EPS})"),
     bench=(Bench({"x": (32, 64, 16, 16), "gamma": (64,), "beta": (64,)}, {"groups": (8,)}, "group_norm",
                  {"x": (4, 8, 8, 8), "gamma": (8,), "beta": (8,)}),),
 )

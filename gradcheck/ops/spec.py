@@ -158,13 +158,16 @@ class TorchCall:
     ``call(fn, tensors, params)``: how a function of that signature is called on the inputs'
     tensors (``None``: ``fn(*tensors, **call_kwargs)``); ``limits``: what the signature's own
     function refuses (``F.batch_norm`` refuses a set of one value), for function candidates;
-    ``seeded``: torch's generator is seeded with the case's ``seed`` before every call.
+    ``seeded``: torch's generator is seeded with the case's ``seed`` before every call;
+    ``source``: ``call`` as source text over ``fn``, the inputs' names and ``params`` (for
+    reproductions).
     """
 
     name: str
     call: Callable[[Callable, dict[str, Any], Params], Any] | None = None
     limits: dict[str, Any] = field(default_factory=dict)
     seeded: bool = False
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,7 @@ class Family:
     - ``module_geometry``: constructor argument names of its geometry factories (``nn.Conv2d``'s).
     - ``weight_shapes``: the shapes of the weights a module of this family holds, for messages;
       ``weight_dims``: how many dimensions its weight ``w`` has.
+    - ``bench_group``: the ``gradcheck bench --only`` group its ops' rows belong to.
     """
 
     name: str = ""
@@ -242,6 +246,7 @@ class Family:
     module_geometry: tuple[str, ...] = ()
     weight_shapes: dict[str, str] = {}
     weight_dims: int = 0
+    bench_group: str | None = None  # the ``gradcheck bench --only`` group of its rows (default: name + "s")
 
     def geometry(self, pick: Pick, **limits: Any) -> Geometry | None:
         """One geometry drawn with ``pick`` within ``limits`` (``None``: the draw is rejected)."""

@@ -228,7 +228,8 @@ def repro_second_order(rec: Record, target: str, api: str, cfg: RunConfig, op: s
 
     spec = SPECS[op]
     names = [k for k in spec.inputs]
-    params = ", ".join(repr(tuple(v)) for v in ce.params.values())
+    defaults = {n: d for n, _, d in spec.protocol.optional}  # left out at their default, as the call does
+    params = ", ".join(repr(v) for k, v in spec.protocol.call_kwargs(ce.params).items() if defaults.get(k, None) != v)
     check = ("torch.autograd.gradgradcheck(f, inputs)" if rec.quantity.endswith("-double") else
              "torch.autograd.gradcheck(f, inputs, check_forward_ad=True)")
     fn = (f"Fn = load({target!r}, 'torch').autograd_function({rec.op!r})" if named else
