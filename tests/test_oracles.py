@@ -53,7 +53,9 @@ def test_finite_differences_agree_with_torch_within_their_error_bound(op, data):
         # and the bound is informative, not vacuous: far below the size of what is summed
         mags = magnitudes(spec, case)
         scale = float(mags[q].max()) + float(np.abs(case.delta * mags["forward"]).sum())
-        assert float(fd.uncertainty[q].max()) <= 1e-6 * scale
+        # (1e-5: at scale 1e-3 a sigmoid after a conv is differenced with a step of eps**(1/3) |x|, the
+        # rounding of its O(1) output then dominates: 1.9e-7 against a scale of 0.063 in the worst case found)
+        assert float(fd.uncertainty[q].max()) <= 1e-5 * scale
 
 
 def test_convergence_slope_tells_a_right_gradient_from_a_wrong_one():

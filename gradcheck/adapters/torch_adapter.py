@@ -21,6 +21,9 @@ The tensors are fresh copies of the battery's arrays; after each call, values th
 changed in place (an input, a parameter, the upstream gradient) are copied back into the arrays
 it was given, so the ``inputs-unmodified`` check sees them. TF32 is switched off while checking
 unless ``allow_tf32`` is given; then conv-like ops on CUDA are held to TF32's roundoff.
+
+Long because a target may hold candidates under torch.nn.functional's names or be one candidate
+of four kinds, each called its own way, and every call copies back what the candidate changed.
 """
 from __future__ import annotations
 
