@@ -82,6 +82,7 @@ def _ok(file: str, op: str, what: str) -> Entry:
 
 _SHAPE = [("shape-dtype",)]
 _FD = [("dx", "fd"), ("dw", "fd"), ("db", "fd")]
+_TRUTH_FWD_DX = (("forward", "torch"), ("dx", "torch"))
 _TRUTH = [("forward", "torch"), ("dx", "torch"), ("dw", "torch")]  # a forward bug: only the truth sees it
 
 CATALOGUE: tuple[Entry, ...] = (
@@ -174,6 +175,37 @@ CATALOGUE: tuple[Entry, ...] = (
     _bug("native_convT1d_db_wrong", "conv_transpose1d", "db summed over batch and channels", [("db",)], also=_SHAPE),
     _ok("native_convT3d_scatter", "conv_transpose3d", "scatter-add per kernel tap"),
     _bug("native_convT3d_groups_ignored", "conv_transpose3d", "dw as if groups = 1", [("dw",)]),
+    # group norm, dropout, classification losses
+    _bug("native_groupnorm_dx_no_mean_path", "group_norm", "dx forgets that mu and var depend on x", [("dx",)]),
+    _bug("native_groupnorm_stats_per_channel", "group_norm", "statistics per channel, consistent backward",
+         [("forward", "torch"), ("dx", "torch"), ("dgamma", "torch")], also=[("forward",), ("dx",), ("dgamma",)],
+         holds=[("dx", "fd"), ("dgamma", "fd"), ("dbeta", "torch")]),
+    _bug("native_groupnorm_dgamma_no_batch_sum", "group_norm", "dgamma and dbeta of sample 0 only",
+         [("dgamma",), ("dbeta",)]),
+    _ok("native_groupnorm_reshape", "group_norm", "rows of (N*G, -1), batch-norm backward"),
+    _ok("cs231n_groupnorm", "group_norm", "CS231n spatial_groupnorm, gamma (1, C, 1, 1)"),
+    _bug("native_dropout_fresh_mask", "dropout", "backward draws a fresh mask", [("dx", "fd"), ("dx", "mask")],
+         holds=[("forward", "mask")]),
+    _bug("native_dropout_no_rescale", "dropout", "no 1/(1-p), consistent backward", [("forward", "mask"), ("dx", "mask")],
+         holds=[("dx", "fd")]),
+    _bug("native_dropout_keep_prob_confusion", "dropout", "p taken as the keep probability",
+         [("forward", "mask"), ("dx", "mask"), ("mask-statistics",)], holds=[("dx", "fd")]),
+    _ok("native_dropout_scaled_mask", "dropout", "binomial mask stored scaled"),
+    _ok("cs231n_dropout", "dropout", "CS231n dropout, p the keep probability"),
+    _bug("cs231n_dropout_fresh_mask", "dropout", "CS231n backward draws a new mask", [("dx", "fd"), ("dx", "mask")],
+         holds=[("forward", "mask")]),
+    _bug("native_softmax_no_max_shift", "softmax_cross_entropy", "exp without the max shift (overflows at 1e3)",
+         [("forward",), ("dx",)], also=[("finite",)]),
+    _bug("native_softmax_sum_not_mean", "softmax_cross_entropy", "sum over the batch, consistent backward",
+         _TRUTH_FWD_DX, also=[("forward",), ("dx",)], holds=[("dx", "fd")]),
+    _bug("native_softmax_dx_no_onehot", "softmax_cross_entropy", "dx without the one-hot", [("dx",)]),
+    _ok("native_softmax_logsumexp", "softmax_cross_entropy", "np.logaddexp.reduce"),
+    _ok("cs231n_softmax_loss", "softmax_cross_entropy", "CS231n softmax_loss -> (loss, dx)"),
+    _bug("native_svm_margin_counts_label", "svm_loss", "the j = y term counted", [("forward",), ("dx",)]),
+    _bug("native_svm_dx_label_sign", "svm_loss", "dx at the label with the wrong sign", [("dx",)]),
+    _bug("native_svm_no_batch_mean", "svm_loss", "dx without the 1/N", [("dx",)]),
+    _ok("native_svm_loop", "svm_loss", "explicit loops, a margin > 0 active"),
+    _ok("cs231n_svm_loss", "svm_loss", "CS231n svm_loss -> (loss, dx)"),
 )
 
 
@@ -217,6 +249,11 @@ def run_ours(entry: Entry, max_examples: int | None = None, kink_examples: int |
 
 #: The fixed geometry of each op: batch 2, non-square, stride 2, padding, overlapping windows,
 #: dilation where the convention has it; values standard normal (no ties, no zeros).
+#: torch's gradcheck column: the fixed hyper-parameters (and labels) of the ops below, as a case holds them
+_FIXED = {"group_norm": {"groups": (2,)}, "dropout": {"p": (0.5,), "seed": (3,)},
+          "softmax_cross_entropy": {"y": (0, 2, 4, 1)}, "svm_loss": {"y": (0, 2, 4, 1)}}
+_FIXED_SHAPES = {"group_norm": [(2, 4, 3, 3), (4,), (4,)], "dropout": [(2, 3, 4, 5)],
+                 "softmax_cross_entropy": [(4, 5)], "svm_loss": [(4, 5)]}
 _CS231N_PARAMS = {"conv2d": {"stride": 2, "pad": 1}, "max_pool2d": {"pool_height": 3, "pool_width": 2, "stride": 2}}
 _NATIVE_PARAMS = {
     "conv2d": {"stride": (2, 1), "padding": (1, 1), "dilation": (2, 1)},
@@ -248,6 +285,8 @@ def torch_inputs(api: str, op: str) -> list[np.ndarray]:
         shapes = [(2, 2, 5, 6), (3, 2, 3, 2), (3,)]
     elif op in _ND_SHAPES:
         shapes = _ND_SHAPES[op]
+    elif op in _FIXED_SHAPES:
+        shapes = _FIXED_SHAPES[op]
     elif op == "dense":
         shapes = [(3, 4), (4, 5) if api == "cs231n" else (5, 4), (5,)]
     elif op.endswith("pool2d"):
@@ -261,6 +300,8 @@ def torch_inputs(api: str, op: str) -> list[np.ndarray]:
 
 def _candidate_pair(impl: Any, api: str, op: str) -> tuple[Callable, Callable]:
     """``forward(*arrays) -> (out, saved)`` and ``backward(delta, saved) -> grads`` of one op."""
+    if op in _FIXED:
+        return _fixed_pair(impl, api, op)
     if api == "cs231n":
         names = {"conv2d": "conv_{}_naive", "max_pool2d": "max_pool_{}_naive", "relu": "relu_{}", "dense": "affine_{}"}[op]
         fwd, bwd = getattr(impl, names.format("forward")), getattr(impl, names.format("backward"))
@@ -269,6 +310,35 @@ def _candidate_pair(impl: Any, api: str, op: str) -> tuple[Callable, Callable]:
     params = _NATIVE_PARAMS.get("pool" if op.endswith("pool2d") else op, {})
     fwd, bwd = getattr(impl, f"{op}_forward"), getattr(impl, f"{op}_backward")
     return (lambda *a: (fwd(*a, **params), a)), (lambda d, a: bwd(d, *a, **params))
+
+
+def _fixed_pair(impl: Any, api: str, op: str) -> tuple[Callable, Callable]:
+    """:func:`_candidate_pair` for the ops of :data:`_FIXED`, called as the adapters call them."""
+    from gradcheck.adapters.cs231n import OPS, call_args
+    from gradcheck.ops import SPECS
+
+    spec, params = SPECS[op], _FIXED[op]
+    p = spec.protocol
+    if api == "cs231n":
+        conv = OPS[op][1]
+        fwd = getattr(impl, conv.forward)
+
+        def forward(*a):
+            out, cache = fwd(*call_args(conv, dict(zip(spec.inputs, a)), params)[0])
+            return out, (cache, [x.shape for x in a])
+
+        def backward(d, saved):
+            cache, shapes = saved
+            if conv.backward is None:
+                return cache * d
+            grads = getattr(impl, conv.backward)(d, cache)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            return tuple(np.reshape(g, s) for g, s in zip(grads, shapes))
+
+        return forward, backward
+    fwd, bwd = getattr(impl, p.forward_name), getattr(impl, p.backward_name)
+    labels, kw = p.call_labels(params), p.call_kwargs(params)
+    return (lambda *a: (fwd(*a, *labels, **kw), a)), (lambda d, a: bwd(d, *a, *labels, **kw))
 
 
 def _as_function(forward: Callable, backward: Callable) -> Callable:
