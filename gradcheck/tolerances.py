@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 
 
-__all__ = ["Tolerance", "UNIT_ROUNDOFF", "TOLERANCES", "tolerance_for", "gamma"]
+
+__all__ = ["Tolerance", "UNIT_ROUNDOFF", "TOLERANCES", "tolerance_for", "gamma", "allowed_error"]
 
 #: Unit roundoff of each arithmetic a candidate may use.
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "tf32": 2.0**-11, "float16": 2.0**-11, "bfloat16": 2.0**-8}
@@ -56,3 +58,13 @@ TOLERANCES: dict[str, dict[str, Tolerance]] = {
 
 def tolerance_for(dtype: str, quantity: str) -> Tolerance:
     return TOLERANCES[dtype]["forward" if quantity == "forward" else "grad"]
+
+
+def allowed_error(quantity: str, magnitude, reduction: int, dtype: str, normwise: float | None = None):
+    """The rounding a correct result of ``quantity`` may carry, per element (the module
+    docstring's bound before an oracle's uncertainty): ``atol + rtol(K) * M + normwise * max(max(M),
+    the operands' norm product)``; ``normwise`` is that product where the op has one
+    (``gradcheck.oracles.magnitudes.normwise_scales``)."""
+    tol = tolerance_for(dtype, quantity)
+    mag = np.asarray(magnitude, np.float64)
+    return tol.atol + tol.rtol(reduction) * mag + tol.normwise * max(float(mag.max(initial=0.0)), normwise or 0.0)

@@ -6,6 +6,8 @@ likewise with 1e-9. A TF32-rounded conv passes only when TF32 was asked for.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -325,3 +327,31 @@ def test_gamma_is_continuous_where_it_is_capped(u):
     below, at, above = gamma(K - 1, u), gamma(K, u), gamma(K + 1, u)
     assert below <= at <= above and above - below < 0.05
     assert gamma(1, u) == pytest.approx(u / (1 - u), rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype, wrong_by", [("float64", 1e-10), ("float32", 1e-3)])
+def test_an_fft_convolution_is_judged_by_the_norms_of_its_operands(dtype, wrong_by):
+    """An FFT correlation's rounding scales with the whole input, including the element this
+    case's stride, padding and dilation never read: the normwise bound admits it (it was 2.2
+    times the elementwise bound here), and a real error still fails."""
+    from gradcheck.adapters.loader import load_target
+    from gradcheck.adapters.native import NativeAdapter
+    from gradcheck.cases.case import Case
+    from gradcheck.dtypes import round_to
+    from gradcheck.judge.battery import Runner, evaluate
+
+    path = Path(__file__).resolve().parent / "candidates" / "native_conv1d_fft.py"
+    impl = NativeAdapter(load_target(str(path)), "fft")
+    inputs = {"x": np.array([[[-2.221, 0.026]]]), "w": np.array([[[-0.539]]]), "b": np.array([-1.129])}
+    case = Case("conv1d", {k: round_to(v, dtype) for k, v in inputs.items()},
+                {"stride": (2,), "padding": (1,), "dilation": (2,), "groups": (1,)},
+                round_to(np.array([[[-2.442, 0.7654]]]), dtype), dtype=dtype, seed=0)
+    recs = evaluate(Runner(impl, "conv1d", SPECS["conv1d"]), case)
+    assert all(r.status == "pass" for r in recs.values()), {k: r.message for k, r in recs.items() if r.status != "pass"}
+    from gradcheck.judge.compare import compare
+    from gradcheck.oracles.magnitudes import magnitudes, normwise_scales
+
+    dw = np.array([[[0.0199]]])  # a relative error of wrong_by is far beyond the normwise bound
+    rec = compare(dw * (1 + wrong_by), dw, case=case, quantity="dw", oracle="torch", reduction=2,
+                  magnitude=magnitudes(SPECS["conv1d"], case)["dw"], normwise=normwise_scales(SPECS["conv1d"], case)["dw"])
+    assert rec.status == "fail"

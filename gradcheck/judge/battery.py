@@ -34,7 +34,7 @@ from gradcheck.ops import OpSpec
 from gradcheck.judge.fd_check import elementwise_check
 from gradcheck.oracles import ORACLES
 from gradcheck.records import Record
-from gradcheck.oracles.magnitudes import magnitudes
+from gradcheck.oracles.magnitudes import magnitudes, normwise_scales
 
 __all__ = ["STRUCTURE", "repeat_differs", "check_keys", "evaluate", "error_records", "Key", "tolerance_dtype", "Runner",
            "as_result", "vacuous"]
@@ -252,6 +252,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     dt = tolerance_dtype(run.impl, label, case.dtype)
     K = spec.reduction(case.shapes, case.params)
     mags = magnitudes(spec, case)
+    norms = normwise_scales(spec, case)
     truths = [e for e in (o(spec, case) for o in ORACLES.values() if not o.needs_forward and any(o.covers(spec)))
               if e is not None]
     # low precision: judged against torch's own error in the same dtype (gradcheck.judge.lowprec)
@@ -266,7 +267,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
         if exp.forward is not None:
             out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
                                                    reduction=K["forward"], magnitude=mags["forward"], dtype=dt,
-                                                   allowed=allowed.get("forward"))
+                                                   allowed=allowed.get("forward"), normwise=norms.get("forward"))
     try:
         ins, delta = case.candidate_inputs(), case.candidate_delta()
         delta_before = delta.copy()
@@ -360,7 +361,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
                 kept: dict[str, Any] = {}
                 recs = _SELF_CHECKED[oracle.name](spec, label, case, fwd, actual, mags=mags, dtype=dt, confirm_limit=CONFIRM_LIMIT,
                                     stack=independent is not None and independent.status == "pass", bounds=allowed,
-                                    estimates=kept)
+                                    estimates=kept, norms=norms)
                 exp = kept[oracle.name]
                 for q, rec in recs.items():
                     vacuous(rec, exp.grads[q], case=case, quantity=q, oracle=oracle.name, reduction=K[q],
@@ -372,7 +373,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     for exp in truths + derived:
         for q, e in exp.grads.items():
             judged = dict(case=case, quantity=q, oracle=exp.oracle, reduction=K[q], magnitude=mags[q], dtype=dt,
-                          allowed=allowed.get(q))
+                          allowed=allowed.get(q), normwise=norms.get(q))
             rec = compare(actual[q], e, **judged)
             vacuous(rec, e, **judged)
             out[(q, exp.oracle)] = rec

@@ -19,7 +19,7 @@ import numpy as np
 from gradcheck.cases import SMALL_ARRAY, Case
 from gradcheck.judge.diagnose import diagnose, diagnose_shape
 from gradcheck.records import Record, Worst
-from gradcheck.tolerances import tolerance_for
+from gradcheck.tolerances import allowed_error, tolerance_for
 
 __all__ = ["compare", "describe_value"]
 
@@ -71,6 +71,7 @@ def compare(
     dtype: str | None = None,
     expected_name: str = "expected",
     allowed: np.ndarray | None = None,
+    normwise: float | None = None,
 ) -> Record:
     """Compare a candidate's ``actual`` value of ``quantity`` with an oracle's ``expected``.
 
@@ -80,6 +81,9 @@ def compare(
     message calls the oracle's value (``"nearest valid"`` for a subgradient rule's projection).
     ``allowed`` (per element, absolute) replaces the dtype's rounding bound: low-precision
     results are judged against the framework's own error (``gradcheck.judge.lowprec``).
+    ``normwise``: the product of the operands' 2-norms behind the quantity
+    (``gradcheck.oracles.magnitudes.normwise_scales``), for ops an FFT may compute: its rounding
+    scales with the whole operands, read or not.
     """
     op = case.op
     dtype = dtype or case.dtype
@@ -99,7 +103,7 @@ def compare(
     tol = tolerance_for(dtype, quantity)
     mag = np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape)
     rtol = tol.rtol(reduction)
-    bound = tol.atol + rtol * mag + tol.normwise * float(mag.max(initial=0.0))
+    bound = allowed_error(quantity, mag, reduction, dtype, normwise)
     if allowed is not None:
         bound = np.broadcast_to(np.asarray(allowed, np.float64), expected.shape)
         rtol = float(bound.max(initial=0.0)) / max(float(np.abs(expected).max(initial=0.0)), _TINY)

@@ -24,7 +24,8 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
                       mags: dict[str, np.ndarray], dtype: str, confirm_limit: int, stack: bool = False,
                       report: dict[str, Any] | None = None,
                       bounds: dict[str, np.ndarray] | None = None,
-                      estimates: dict[str, Any] | None = None) -> dict[str, Record]:
+                      estimates: dict[str, Any] | None = None,
+                      norms: dict[str, float] | None = None) -> dict[str, Record]:
     """The element-wise finite-difference check of every gradient of ``actual``.
 
     The coloured estimate, refined only where inconclusive against ``actual`` (module
@@ -49,6 +50,8 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
         ``gradcheck.judge.lowprec``).
     estimates : dict, optional
         Receives the :class:`Expected` the records were judged against, under ``"fd"``.
+    norms : {"dx": float, ...}, optional
+        The operands' norm products (``gradcheck.oracles.magnitudes.normwise_scales``).
 
     Returns
     -------
@@ -58,7 +61,8 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
     formed = {q: v for q, v in actual.items() if isinstance(v, np.ndarray) and v.shape == np.shape(mags[q])
               and np.issubdtype(v.dtype, np.floating)}
     bounds = bounds or {}
-    allowed = {q: (bounds[q] if q in bounds else allowed_error(q, mags[q], K[q], dtype)) for q in formed}
+    norms = norms or {}
+    allowed = {q: (bounds[q] if q in bounds else allowed_error(q, mags[q], K[q], dtype, norms.get(q))) for q in formed}
     exp = finite_differences(spec, case, forward, forward_magnitude=mags["forward"], against=formed, allowed=allowed,
                              stack=stack, report=report)
     assert exp is not None
@@ -66,13 +70,14 @@ def elementwise_check(spec: OpSpec, label: str, case: Case, forward: Forward, ac
     out = {}
     for q in spec.grads:
         rec = compare(actual[q], exp.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q], magnitude=mags[q],
-                      uncertainty=exp.uncertainty[q], dtype=dtype, allowed=bounds.get(q))
+                      uncertainty=exp.uncertainty[q], dtype=dtype, allowed=bounds.get(q), normwise=norms.get(q))
         if rec.status == "fail" and case.size() <= confirm_limit:
             single = single or finite_differences(spec, case, forward, single=True, forward_magnitude=mags["forward"],
                                                   against=formed, allowed=allowed)
             assert single is not None
             rec = compare(actual[q], single.grads[q], case=case, quantity=q, oracle="fd", reduction=K[q],
-                          magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dtype, allowed=bounds.get(q))
+                          magnitude=mags[q], uncertainty=single.uncertainty[q], dtype=dtype, allowed=bounds.get(q),
+                          normwise=norms.get(q))
         if rec.status == "fail" and rec.worst is not None and q in formed:
             rec.convergence = convergence(spec, case, forward, q, tuple(rec.worst.index), rec.worst.actual)
         out[q] = rec

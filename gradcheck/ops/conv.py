@@ -288,7 +288,7 @@ CONV2D = OpSpec(
     OpProtocol("conv2d", ("x", "w", "b"), ("dx", "dw", "db"), PARAMS + ("groups",), scalars=("groups",),
                optional=(("groups", "max_groups", 1),)),
     CONV, conv_torch, conv_source, conv_out_shape, FOOTPRINTS, conv_reduction, scipy=_scipy, scipy_grads=True,
-    divide_by_scale=("w",), limits={"max_groups": 3},
+    divide_by_scale=("w",), limits={"max_groups": 3}, normwise=("x", "w"),
     cs231n=(CS231n("conv_forward_naive", "conv_backward_naive", **CONV_CS231N),
             CS231n("conv_forward_fast", "conv_backward_fast", **CONV_CS231N, variant="fast", optional=True)),
     module=ModuleMatch(types=("Conv2d",), hints=("conv",), weight_dims=4),

@@ -274,7 +274,7 @@ def _conv_spec(dims: int) -> OpSpec:
     return OpSpec(
         OpProtocol(fn, ("x", "w", "b"), ("dx", "dw", "db"), CONV_PARAMS, scalars=("groups",)), fam, fwd, src,
         _conv_out, {"x": "sample", "w": "filter", "b": "out-channel"}, _conv_reduction, scipy=_scipy_conv,
-        scipy_grads=True, divide_by_scale=("w",),
+        scipy_grads=True, divide_by_scale=("w",), normwise=("x", "w"),
         bench=(Bench({"x": big[0], "w": big[1], "b": (big[1][0],)}, params, fn,
                      {"x": quick[0], "w": quick[1], "b": (quick[1][0],)}),),
     )
@@ -301,7 +301,7 @@ def _transposed_spec(dims: int) -> OpSpec:
     return OpSpec(
         OpProtocol(fn, ("x", "w", "b"), ("dx", "dw", "db"), TRANSPOSED_PARAMS, scalars=("groups",)), fam, fwd, src,
         _transposed_out, {"x": "sample", "w": "full", "b": "out-channel"}, _transposed_reduction,
-        scipy=_scipy_transposed, scipy_grads=True, divide_by_scale=("w",),
+        scipy=_scipy_transposed, scipy_grads=True, divide_by_scale=("w",), normwise=("x", "w"),
         bench=(Bench({"x": big[0], "w": big[1], "b": (big[1][1],)}, params, fn,
                      {"x": quick[0], "w": quick[1], "b": (quick[1][1],)}),),
     )

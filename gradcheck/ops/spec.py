@@ -314,6 +314,8 @@ class OpSpec:
     - ``cs231n``: its pairs in the CS231n convention; ``module``: how torch objects are
       recognised as it.
     - ``bench``: the cases ``gradcheck bench`` times its reference on.
+    - ``normwise``: inputs the op is linear in, each (a convolution's x and w): an FFT may
+      compute it, whose rounding scales with their norms (``gradcheck.judge.compare``).
     - ``torch_call``: its name and signature in the torch convention (``None``: the op's name,
       called as the native forward is).
     - ``random``: the forward draws a mask from its ``seed`` (dropout): there is no truth
@@ -343,6 +345,7 @@ class OpSpec:
     bench: tuple[Bench, ...] = ()
     torch_call: TorchCall | None = None
     random: bool = False
+    normwise: tuple[str, ...] = ()
 
     @property
     def torch_name(self) -> str:

@@ -44,7 +44,7 @@ from gradcheck.dtypes import round_to, unit_roundoff
 from gradcheck.cases import Case, Expected
 from gradcheck.ops import OpSpec
 from gradcheck.oracles.magnitudes import magnitudes
-from gradcheck.tolerances import tolerance_for
+from gradcheck.tolerances import allowed_error
 
 __all__ = ["finite_differences", "directional", "convergence", "Forward", "STACK_ELEMENTS",
            "colour_groups", "forward_rounding", "allowed_error"]
@@ -104,14 +104,6 @@ def forward_rounding(spec: OpSpec, case: Case, o0: np.ndarray, forward_magnitude
         forward_magnitude = magnitudes(spec, case)["forward"]
     M = np.maximum(np.abs(o0), forward_magnitude) if o0.shape == np.shape(case.delta) else np.abs(o0)
     return eps, K * eps * M
-
-
-def allowed_error(quantity: str, magnitude: np.ndarray, reduction: int, dtype: str) -> np.ndarray:
-    """The candidate's own tolerance per element, as :func:`gradcheck.judge.compare.compare` allows
-    it before adding an oracle's uncertainty: ``atol + rtol(K) * M + normwise * max(M)``."""
-    tol = tolerance_for(dtype, quantity)
-    mag = np.asarray(magnitude, np.float64)
-    return tol.atol + tol.rtol(reduction) * mag + tol.normwise * float(mag.max(initial=0.0))
 
 
 def colour_groups(col: np.ndarray) -> list[np.ndarray]:
