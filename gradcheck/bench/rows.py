@@ -362,8 +362,10 @@ def localise_correct_row(s: Settings) -> Row:
 def kernel_row(s: Settings, kernel: K.Kernel, ref: Any) -> Row:
     """Row 3: forward + backward of one reference kernel against torch's."""
     shapes = kernel.quick_shapes if s.quick else kernel.shapes
+    labels = SPECS[kernel.op].protocol.labels
     shape = " ".join([*(f"{k} {_shape(v)}" for k, v in shapes.items() if len(v) > 1),
-                      *(f"{k} {v[0] if len(set(v)) == 1 else _shape(v)}" for k, v in kernel.params.items())])
+                      *(f"{k} ({len(v)} labels)" if k in labels else f"{k} {v[0] if len(set(v)) == 1 else _shape(v)}"
+                        for k, v in kernel.params.items())])
     row = Row(kernel.name, f"reference {kernel.op} forward+backward, {shape}", kernel.anchor,
               target="speedup >= 0.667 (within 1.5x of torch)")
     arrays = K.inputs(kernel, s.quick)
