@@ -164,9 +164,10 @@ def _differences(forward: Forward, inputs: dict[str, np.ndarray], name: str, del
             buf.flat[idx] = plus
             D = np.array(forward({**inputs, name: buf}), dtype=np.float64)  # a copy: the next call may reuse its buffer
             buf.flat[idx] = minus
-            np.subtract(D, np.asarray(forward({**inputs, name: buf}), np.float64), out=D)
+            with np.errstate(invalid="ignore", over="ignore"):  # a non-finite forward is the finite check's
+                np.subtract(D, np.asarray(forward({**inputs, name: buf}), np.float64), out=D)
+                D *= delta
             buf.flat[idx] = base
-            D *= delta
             yield D, plus - minus
         return
     for start in range(0, len(items), per_call):
