@@ -175,6 +175,11 @@ CATALOGUE: tuple[Entry, ...] = (
     _bug("native_convT1d_db_wrong", "conv_transpose1d", "db summed over batch and channels", [("db",)], also=_SHAPE),
     _ok("native_convT3d_scatter", "conv_transpose3d", "scatter-add per kernel tap"),
     _bug("native_convT3d_groups_ignored", "conv_transpose3d", "dw as if groups = 1", [("dw",)]),
+    _bug("native_convT1d_dw_sample0", "conv_transpose1d", "dw over sample 0 only", [("dw",)]),
+    _bug("native_convT1d_crop_one_side", "conv_transpose1d", "padding cropped off the end only, right backward",
+         [("forward",), ("dx", "fd"), ("dw", "fd")], holds=[("dx", "torch"), ("dw", "torch"), ("db", "torch")]),
+    _bug("native_convT3d_dw_sample0", "conv_transpose3d", "dw over sample 0 only", [("dw",)]),
+    _bug("native_convT3d_db_batch_mean", "conv_transpose3d", "db the batch mean, not the sum", [("db",)]),
     # group norm, dropout, classification losses
     _bug("native_groupnorm_dx_no_mean_path", "group_norm", "dx forgets that mu and var depend on x", [("dx",)]),
     _bug("native_groupnorm_stats_per_channel", "group_norm", "statistics per channel, consistent backward",
