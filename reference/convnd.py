@@ -86,12 +86,14 @@ channels or positions; the only loop is over the ``prod(k)`` kernel offsets.
 from __future__ import annotations
 
 import math
+import threading
 from typing import NamedTuple, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import ArrayLike, NDArray
 
+from reference._parallel import MIN_ELEMENTS, _executor, _threads
 from reference._windows import as_float_array, check_delta, result_dtype
 
 __all__ = [
@@ -389,6 +391,180 @@ def _weight_grad(cols: NDArray, delta: NDArray, geo: _Geometry, kernel_shape: tu
     return np.ascontiguousarray(dw).reshape(kernel_shape)
 
 
+# ---------------------------------------------------------------------------------------------
+# depthwise fast path (one input channel per group)
+# ---------------------------------------------------------------------------------------------
+
+#: Largest number of filters per group (``D/G``) the depthwise path takes; beyond it the batched
+#: products of the im2col path amortise their copies better than per-tap elementwise work.
+DEPTHWISE_MAX_MULTIPLIER = 4
+#: Target elements of one chunk of channels in the depthwise path (its buffers stay in cache).
+DEPTHWISE_CHUNK = 1 << 15
+#: From this many elements of the wide side on, the depthwise path splits its channels over the
+#: threads of ``reference._parallel``'s pool (channels are independent, numpy releases the GIL).
+DEPTHWISE_THREADS_FROM = MIN_ELEMENTS
+#: Name prefix of the threads of ``reference._parallel``'s pool.
+_POOL_PREFIX = "reference"
+
+
+class _Layout(NamedTuple):
+    """Where the depthwise path reads eq. 7's ``xp[N, c, i*s + m*t]``: flat offsets in one channel.
+
+    Each channel's padded wide side (N, *Sp) is stored flat, ``block`` elements per channel (the
+    ``N * prod(Sp)`` data, then zeros). Kernel offset ``m`` sits at flat offset
+    ``offsets[m] = sum_a m_a t_a steps_a`` (``steps`` the row-major steps of ``Sp``), and the
+    narrow side's positions form the *grid*: ``shape`` / ``strides`` (in elements, from the
+    channel's start) such that grid element ``e`` plus ``offsets[m]`` is ``i*s + m*t`` for every
+    output position ``i``. Trailing axes with stride 1 are widened to the padded extent so that
+    they run contiguously (the whole channel is one run with stride 1 everywhere); the extra grid
+    elements are cropped away (narrow side) or hold zero deltas (wide side, weights). ``full``
+    is the grid per sample, unmerged, for that crop; ``block`` leaves room for the last offset's
+    run past the data, so no channel's runs reach the next channel.
+    """
+
+    padded: tuple[int, ...]
+    steps: tuple[int, ...]
+    plane: int
+    offsets: tuple[int, ...]
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    full: tuple[int, ...]
+    block: int
+
+
+def _depthwise_applies(geo: _Geometry, n: int) -> bool:
+    """One input channel per group (``C = G``), few filters per group, a non-empty batch."""
+    return geo.channels == geo.groups and geo.filters // geo.groups <= DEPTHWISE_MAX_MULTIPLIER and n > 0
+
+
+def _layout(geo: _Geometry, n: int) -> _Layout:
+    d = len(geo.kernel)
+    padded = tuple(v + 2 * q for v, q in zip(geo.size, geo.padding))
+    steps = tuple(math.prod(padded[a + 1 :]) for a in range(d))
+    plane = math.prod(padded)
+    offsets = tuple(
+        sum(mi * t * st for mi, t, st in zip(m, geo.dilation, steps)) for m in np.ndindex(*geo.kernel)
+    )
+    a0 = d  # axes a0.. all have stride 1
+    while a0 > 0 and geo.stride[a0 - 1] == 1:
+        a0 -= 1
+    if a0 == 0:  # every axis and the samples: one run
+        full, shape, strides = padded, (n * plane,), (1,)
+    else:
+        lead = tuple(s * st for s, st in zip(geo.stride[:a0], steps[:a0]))
+        if a0 < d:
+            full = (*geo.out[: a0 + 1], *padded[a0 + 1 :])
+            shape, strides = (n, *geo.out[:a0], geo.out[a0] * steps[a0]), (plane, *lead, 1)
+        else:
+            full, shape, strides = geo.out, (n, *geo.out), (plane, *lead)
+    extent = sum((k - 1) * s for k, s in zip(shape, strides)) + max(offsets) + 1
+    return _Layout(padded, steps, plane, offsets, shape, strides, full, max(n * plane, extent))
+
+
+def _view(buf: NDArray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...], writeable: bool = False) -> NDArray:
+    """The strided view of the flat ``buf`` at element ``offset`` (strides in elements)."""
+    return as_strided(buf[offset:], shape=shape, strides=tuple(s * buf.itemsize for s in strides), writeable=writeable)
+
+
+def _depthwise(
+    geo: _Geometry, lay: _Layout, w: NDArray, *, wide: NDArray | None = None, narrow: NDArray | None = None,
+    narrow_out: NDArray | None = None, wide_out: NDArray | None = None, weight_out: NDArray | None = None,
+    bias: NDArray | None = None,
+) -> None:
+    """The depthwise path: eq. 7, eq. 20 and eq. 13 as sums over the kernel offsets, per channel.
+
+    ``wide`` (N, C, *S) and ``narrow`` (N, D, *O) are the inputs it reads; it fills the arrays
+    given: ``narrow_out`` (N, D, *O) by eq. 7 from ``wide``, ``wide_out`` (N, C, *S) by eq. 20
+    from ``narrow``, ``weight_out`` (C, D/G, prod(k)) by eq. 13 from both; ``bias`` is added to
+    whichever of the first two is filled. With ``C = G`` filter ``c*(D/G) + j`` sees channel ``c``
+    only, so with ``u`` the padded channel (flat) and ``e`` a grid element (see :class:`_Layout`)::
+
+        narrow[.., c*(D/G)+j, e]  = sum_m w[c*(D/G)+j, 0, m] * u[c, e + offsets[m]]        (eq. 7)
+        u'[c, e + offsets[m]]    += w[c*(D/G)+j, 0, m] * narrow[.., c*(D/G)+j, e]           (eq. 20)
+        dw[c*(D/G)+j, 0, m]       = sum_e narrow[.., c*(D/G)+j, e] * u[c, e + offsets[m]]  (eq. 13)
+
+    each a multiply and an add (or one dot product) over a channel's whole batch per offset,
+    into per-chunk buffers. Channels are independent: chunks of them go to the pool's threads
+    for large inputs.
+    """
+    c, mult, d = geo.channels, geo.filters // geo.groups, len(geo.kernel)
+    ref = wide if wide is not None else narrow
+    n, dtype = ref.shape[0], ref.dtype
+    w3 = np.ascontiguousarray(w.reshape(c, mult, -1))
+    pc = max(1, min(c, DEPTHWISE_CHUNK // (mult * lay.block)))
+    interior = (slice(None), slice(None), *(slice(q, q + v) for v, q in zip(geo.size, geo.padding)))
+    crop = (slice(None), slice(None), *(slice(0, o) for o in geo.out))
+    unit = (1,) * len(lay.shape)
+    bias_shape = (1, -1, *(1,) * d)
+    rows = (lay.block, *lay.strides)
+    padded_rows = (lay.block, lay.plane, *lay.steps)
+
+    def span(lo: int, hi: int) -> None:
+        u = np.zeros(pc * lay.block, dtype) if wide is not None else None
+        du = np.empty(pc * lay.block, dtype) if wide_out is not None else None
+        acc = np.empty((pc, mult, *lay.shape), dtype) if narrow_out is not None else None
+        frame = np.zeros((pc, mult, *lay.shape), dtype) if narrow is not None else None
+        tmp = np.empty((pc, *lay.shape), dtype)
+        for a in range(lo, hi, pc):
+            z = min(hi, a + pc) - a
+            fs = slice(a * mult, (a + z) * mult)  # this chunk's filters
+            t = tmp[:z]
+
+            def tap(j: int, q: int) -> NDArray:
+                return w3[a, j, q] if z == 1 else w3[a : a + z, j, q].reshape(z, *unit)
+
+            if u is not None:  # padding and the tail past the data stay zero from chunk to chunk
+                np.copyto(_view(u, 0, (z, n, *lay.padded), padded_rows, True)[interior], wide[:, a : a + z].swapaxes(0, 1))
+            if frame is not None:  # the grid's extra elements stay zero
+                np.copyto(frame[:z].reshape(z * mult, n, *lay.full)[crop], narrow[:, fs].swapaxes(0, 1))
+            if acc is not None:
+                for j in range(mult):
+                    out = acc[:z, j]
+                    for q, f in enumerate(lay.offsets):
+                        v = _view(u, f, (z, *lay.shape), rows)
+                        if q == 0:
+                            np.multiply(v, tap(j, q), out=out)
+                        else:
+                            np.multiply(v, tap(j, q), out=t)
+                            np.add(out, t, out=out)
+                res = acc[:z].reshape(z * mult, n, *lay.full)[crop].swapaxes(0, 1)
+                if bias is None:
+                    np.copyto(narrow_out[:, fs], res)
+                else:
+                    np.add(res, bias[fs].reshape(bias_shape), out=narrow_out[:, fs])
+            if du is not None:
+                du[: z * lay.block] = 0
+                for j in range(mult):
+                    for q, f in enumerate(lay.offsets):
+                        v = _view(du, f, (z, *lay.shape), rows, True)
+                        np.multiply(frame[:z, j], tap(j, q), out=t)
+                        np.add(v, t, out=v)
+                res = _view(du, 0, (z, n, *lay.padded), padded_rows)[interior].swapaxes(0, 1)
+                if bias is None:
+                    np.copyto(wide_out[:, a : a + z], res)
+                else:
+                    np.add(res, bias[a : a + z].reshape(bias_shape), out=wide_out[:, a : a + z])
+            if weight_out is not None:
+                flat = z == 1 and len(lay.shape) == 1
+                axes = "abcdefgh"[: len(lay.shape)]
+                for j in range(mult):
+                    for q, f in enumerate(lay.offsets):
+                        v = _view(u, f, (z, *lay.shape), rows)
+                        if flat:
+                            weight_out[a, j, q] = np.dot(frame[0, j], v[0])
+                        else:
+                            weight_out[a : a + z, j, q] = np.einsum(f"p{axes},p{axes}->p", frame[:z, j], v)
+
+    threads = min(_threads(), c) if n * c * lay.plane >= DEPTHWISE_THREADS_FROM else 1
+    if threading.current_thread().name.startswith(_POOL_PREFIX):
+        threads = 1  # already on the pool: waiting on it could deadlock
+    if threads < 2:
+        span(0, c)
+        return
+    cuts = [c * i // threads for i in range(threads + 1)]
+    list(_executor().map(lambda i: span(cuts[i], cuts[i + 1]), range(threads)))
+
+
 def _prepare(*arrays: ArrayLike) -> list[NDArray]:
     dtype = result_dtype(*(np.asarray(a) for a in arrays))
     return [as_float_array(a, dtype) for a in arrays]
@@ -445,7 +621,12 @@ def convnd_forward(
     """
     x, w, b = _prepare(x, w, b)
     geo = _conv_geometry(x, w, b, stride, padding, dilation, groups, "convnd_forward")
-    return _narrow(_unfold(x, geo), w, geo, x.shape[0], b)
+    n = x.shape[0]
+    if _depthwise_applies(geo, n):
+        o = np.empty((n, geo.filters, *geo.out), dtype=x.dtype)
+        _depthwise(geo, _layout(geo, n), w, wide=x, narrow_out=o, bias=b)
+        return o
+    return _narrow(_unfold(x, geo), w, geo, n, b)
 
 
 def convnd_backward(
@@ -490,8 +671,13 @@ def convnd_backward(
     geo = _conv_geometry(x, w, b, stride, padding, dilation, groups, "convnd_backward")
     n = x.shape[0]
     check_delta(delta, (n, geo.filters, *geo.out), "convnd_backward")
-    dw = _weight_grad(_unfold(x, geo), delta, geo, w.shape)
     db = delta.sum(axis=(0, *range(2, delta.ndim)))
+    if _depthwise_applies(geo, n):
+        dx, dw = np.empty_like(x), np.empty(w.shape, dtype=x.dtype)
+        _depthwise(geo, _layout(geo, n), w, wide=x, narrow=delta, wide_out=dx,
+                   weight_out=dw.reshape(geo.channels, geo.filters // geo.groups, -1))
+        return dx, dw, db
+    dw = _weight_grad(_unfold(x, geo), delta, geo, w.shape)
     dx = _wide(delta, w, geo)
     return dx, dw, db
 
@@ -581,6 +767,11 @@ def conv_transposend_forward(
     """
     x, w, b = _prepare(x, w, b)
     geo = _transposed_geometry(x, w, b, stride, padding, output_padding, dilation, groups, "conv_transposend_forward")
+    n = x.shape[0]
+    if _depthwise_applies(geo, n):
+        o = np.empty((n, geo.channels, *geo.size), dtype=x.dtype)
+        _depthwise(geo, _layout(geo, n), w, narrow=x, wide_out=o, bias=b)
+        return o
     return _wide(x, w, geo, b)
 
 
@@ -627,10 +818,15 @@ def conv_transposend_backward(
     geo = _transposed_geometry(x, w, b, stride, padding, output_padding, dilation, groups, "conv_transposend_backward")
     n = x.shape[0]
     check_delta(delta, (n, geo.channels, *geo.size), "conv_transposend_backward")
+    db = delta.sum(axis=(0, *range(2, delta.ndim)))
+    if _depthwise_applies(geo, n):
+        dx, dw = np.empty_like(x), np.empty(w.shape, dtype=x.dtype)
+        _depthwise(geo, _layout(geo, n), w, wide=delta, narrow=x, narrow_out=dx,
+                   weight_out=dw.reshape(geo.channels, geo.filters // geo.groups, -1))
+        return dx, dw, db
     cols = _unfold(delta, geo)
     dx = _narrow(cols, w, geo, n)
     dw = _weight_grad(cols, x, geo, w.shape)
-    db = delta.sum(axis=(0, *range(2, delta.ndim)))
     return dx, dw, db
 
 

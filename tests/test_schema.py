@@ -48,6 +48,9 @@ def check_jsons(tmp_path_factory) -> dict[str, dict]:
         "garbage": [str(BAD / "garbage.py") + ":nan", "--ops", "relu"],
         "declined": [str(CANDIDATES / "native_conv_stride1_unsupported.py"), "--ops", "conv2d"],
         "second-order": [f"{FUNCTIONS}:saved_constant", "--api", "torch"],
+        # float hyper-parameters (p), labels (y), the mask oracle and mask-statistics
+        "dropout-losses": [str(CANDIDATES / "native_dropout_fresh_mask.py"), "--ops", "dropout"],
+        "labels": ["reference", "--ops", "svm_loss,softmax_cross_entropy"],
     }
     out = {}
     for name, args in runs.items():
@@ -57,7 +60,8 @@ def check_jsons(tmp_path_factory) -> dict[str, dict]:
     return out
 
 
-@pytest.mark.parametrize("name", ["pass", "fail", "raises", "garbage", "declined", "second-order"])
+@pytest.mark.parametrize("name", ["pass", "fail", "raises", "garbage", "declined", "second-order", "dropout-losses",
+                                  "labels"])
 def test_check_json_validates(check_jsons, name):
     doc = check_jsons[name]
     schema.validate(doc, "run")
