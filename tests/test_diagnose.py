@@ -185,7 +185,7 @@ def test_every_sth_row():
     wrong = truth.copy()
     wrong[..., ::3, :] += 1.0
     said = _one(D.diagnose(wrong, truth, case=case, quantity="dx", bound=np.full(truth.shape, 1e-9)))
-    assert "every 3th row" in said and "rows 0, 3, 6" in said
+    assert "every 3rd row" in said and "rows 0, 3, 6" in said
     wrong = truth.copy()
     wrong[..., [0, 1, 5], :] += 1.0
     assert not any("every" in s for s in D.diagnose(wrong, truth, case=case, quantity="dx",

@@ -420,7 +420,7 @@ def _with_findings(run: RunResult) -> RunResult:
                  "worst": Worst(index=[1, 0, 4, 3], actual=2.0, expected=-1.0, abs_err=3.0, tolerance=1e-6),
                  "arrays": {"expected": np.zeros_like(error), "actual": error * 1e-6, "error": error},
                  "message": "conv2d dw vs torch: 38 of 144 elements beyond tolerance; worst at [1, 0, 4, 3]\n"
-                            "Pattern: your dw is wrong only on every 2th row (rows 0, 2, 4) and right on those between"}
+                            "Pattern: your dw is wrong only on every 2nd row (rows 0, 2, 4) and right on those between"}
     rec.also = {"status": "error", "message": "conv2d_backward raised IndexError: index 9 is out of bounds",
                 "counterexample": Counterexample(shapes={"x": [1, 1, 2, 2], "w": [1, 1, 2, 2], "b": [1]},
                                                  params={"stride": [1, 1], "padding": [2, 2], "dilation": [1, 1]}),
@@ -459,7 +459,7 @@ def test_the_case_as_drawn_is_pictured_on_one_scale_with_the_smallest(report_run
     assert sec.count('<svg class="colorbar"') == 1
     assert "10⁷" in sec.split('<svg class="colorbar"')[1].split("</svg>")[0]  # reaches 3e6
     assert "Both pictures share this scale" in sec
-    assert "every 2th row" in sec and "2×2×8×8" in sec and "38 of 144 elements" in sec
+    assert "every 2nd row" in sec and "2×2×8×8" in sec and "38 of 144 elements" in sec
 
 
 def test_colour_scale_reaches_the_largest_error():

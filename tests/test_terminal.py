@@ -117,13 +117,13 @@ def test_drawn_and_also_are_shown_in_the_block():
                               params={"stride": [2, 2], "padding": [1, 1], "dilation": [1, 1]})
     rec = _fail("torch", drawn={"counterexample": drawn_ce, "worst": None, "arrays": None,
                                 "message": "conv2d dw vs torch: 14 of 54 elements beyond tolerance; worst at ...\n"
-                                           "Pattern: your dw is wrong only on every 2th row"},
+                                           "Pattern: your dw is wrong only on every 2nd row"},
                 also={"status": "error", "message": "conv_backward_naive raised IndexError: index 3",
                       "counterexample": _ce(), "worst": None, "arrays": None, "traceback": None})
     block = _blocks(format_summary(_run([rec])))[0]
     assert ("the largest failing case drawn, before shrinking: x 2×3×7×7, w 2×3×3×3, b (2,); stride (2, 2), padding (1, 1)"
             in _flat(block))
-    assert "14 of 54 elements beyond tolerance" in block and "every 2th row" in block
+    assert "14 of 54 elements beyond tolerance" in block and "every 2nd row" in block
     assert "it also errored on other cases: conv_backward_naive raised IndexError: index 3" in block
 
 

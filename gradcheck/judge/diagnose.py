@@ -341,11 +341,12 @@ def pattern_every_sth(actual, expected, bad, bound, case: Case, quantity: str) -
         s = steps.pop()
         if s < 2 or idx[0] >= s or size - 1 - idx[-1] >= s:
             continue
-        stride = case.params.get("stride")
-        st = f" — the stride along that axis is {stride[axis - 2]}" if stride is not None and \
-            stride[axis - 2] == s else ""
+        stride, dilation = case.params.get("stride"), case.params.get("dilation")
+        same = [name for name, v in (("stride", stride), ("dilation", dilation)) if v is not None and v[axis - 2] == s]
+        st = f" — the {' and the '.join(same)} along that axis {'is' if len(same) == 1 else 'are'} {s}" if same else ""
         shown = ", ".join(str(i) for i in idx[:6]) + (", ..." if len(idx) > 6 else "")
-        return (f"your {quantity} is wrong only on every {s}th {_axis_name(axis)} ({_axis_name(axis)}s {shown}) "
+        nth = f"{s}{'nd' if s % 10 == 2 and s != 12 else 'rd' if s % 10 == 3 and s != 13 else 'th'}"
+        return (f"your {quantity} is wrong only on every {nth} {_axis_name(axis)} ({_axis_name(axis)}s {shown}) "
                 f"and right on those between{st}.")
     return None
 
