@@ -81,19 +81,47 @@ groups, and each offset's slice of it is added to the strided window ``i*s + m*t
 padded result - eq. 20's sum over ``m`` (with stride 1 on every axis, one contiguous slice of
 the flattened result, shifted per offset). Runs are bounded by :data:`BLOCK_ELEMENTS`, so the
 full columns of eq. 20 are not held at once. There are no Python loops over samples, groups,
-channels or positions; the only loop is over the ``prod(k)`` kernel offsets.
+channels or positions; the only loop is over the ``prod(k)`` kernel offsets (the depthwise
+path below also loops over chunks of channels).
+
+Depthwise fast path
+~~~~~~~~~~~~~~~~~~~
+When every group has a single input channel (``C/G = 1``, so ``G = C``; the depthwise
+convolution) and few filters (``D/G <= DEPTHWISE_MAX_MULTIPLIER``, ``m`` below), the products
+above degenerate: each group's (D/G, prod(k)) @ (prod(k), N * prod(O)) product has an inner
+dimension of only ``prod(k)``, so im2col copies ``prod(k)`` times the input to do a handful of
+multiply-adds per copied element, and eq. 20's per-offset blocks are outer products. There,
+with ``c = g`` the only channel of filter ``d = c*m + j``, the sums over ``c`` drop out and
+eq. 7, eq. 13 and eq. 20 are sums over the kernel offsets of elementwise products::
+
+    o[N, d, i]  = b[d] + sum_m w[d, 0, m] * xp[N, c, i*s + m*t]
+    dw[d, 0, m] = sum_{N, i} delta[N, d, i] * xp[N, c, i*s + m*t]
+    dxp[N, c, i*s + m*t] += sum_j delta[N, c*m + j, i] * w[c*m + j, 0, m]     (all i, m)
+
+computed channel by channel (chunks of channels when they are small), each offset a
+multiply and an add - or, for ``dw``, one dot product - over the channel's whole batch, with
+nothing unfolded. A channel's padded input is staged flat (samples after one another); the
+window of offset ``m`` is then the same strided grid shifted by a constant, and with stride 1
+on every axis that grid is one contiguous run over the whole batch (positions past an
+axis's output size are computed and cropped, or carry zero deltas). The transposed convolution
+takes the same path when its adjoint convolution is depthwise (``C_out = G``, w (C_in, 1, *k)):
+its forward is the ``dx`` sum above, its ``dx`` the ``o`` sum without bias, its ``dw`` the
+``dw`` sum with ``x`` and ``delta`` swapped. Results agree with the im2col path to rounding
+(the sums are taken in another order). Non-finite values: the zero deltas of the widened grid
+would turn an infinite ``w`` into NaN in ``dx`` (``0 * inf``), and an infinite ``x`` at a
+position no valid window reads into NaN in ``dw``, where torch has finite values; so the
+adjoint sum (``dx``, the transposed forward) is taken here only for a finite ``w``, and a
+non-finite ``dw`` is recomputed by the im2col path, which reads valid windows only.
 """
 from __future__ import annotations
 
 import math
-import threading
 from typing import NamedTuple, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import ArrayLike, NDArray
 
-from reference._parallel import MIN_ELEMENTS, _executor, _threads
 from reference._windows import as_float_array, check_delta, result_dtype
 
 __all__ = [
@@ -400,11 +428,6 @@ def _weight_grad(cols: NDArray, delta: NDArray, geo: _Geometry, kernel_shape: tu
 DEPTHWISE_MAX_MULTIPLIER = 4
 #: Target elements of one chunk of channels in the depthwise path (its buffers stay in cache).
 DEPTHWISE_CHUNK = 1 << 15
-#: From this many elements of the wide side on, the depthwise path splits its channels over the
-#: threads of ``reference._parallel``'s pool (channels are independent, numpy releases the GIL).
-DEPTHWISE_THREADS_FROM = MIN_ELEMENTS
-#: Name prefix of the threads of ``reference._parallel``'s pool.
-_POOL_PREFIX = "reference"
 
 
 class _Layout(NamedTuple):
@@ -438,6 +461,7 @@ def _depthwise_applies(geo: _Geometry, n: int) -> bool:
 
 
 def _layout(geo: _Geometry, n: int) -> _Layout:
+    """The :class:`_Layout` of the depthwise path for a batch of ``n``."""
     d = len(geo.kernel)
     padded = tuple(v + 2 * q for v, q in zip(geo.size, geo.padding))
     steps = tuple(math.prod(padded[a + 1 :]) for a in range(d))
@@ -461,8 +485,13 @@ def _layout(geo: _Geometry, n: int) -> _Layout:
     return _Layout(padded, steps, plane, offsets, shape, strides, full, max(n * plane, extent))
 
 
-def _view(buf: NDArray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...], writeable: bool = False) -> NDArray:
-    """The strided view of the flat ``buf`` at element ``offset`` (strides in elements)."""
+def _view(
+    buf: NDArray, offset: int, shape: tuple[int, ...], strides: tuple[int, ...], writeable: bool = False
+) -> NDArray:
+    """The strided view of the flat ``buf`` at element ``offset`` (strides in elements).
+
+    Callers keep it inside ``buf``: :func:`_layout`'s ``block`` bounds every run it is asked for.
+    """
     return as_strided(buf[offset:], shape=shape, strides=tuple(s * buf.itemsize for s in strides), writeable=writeable)
 
 
@@ -477,92 +506,81 @@ def _depthwise(
     given: ``narrow_out`` (N, D, *O) by eq. 7 from ``wide``, ``wide_out`` (N, C, *S) by eq. 20
     from ``narrow``, ``weight_out`` (C, D/G, prod(k)) by eq. 13 from both; ``bias`` is added to
     whichever of the first two is filled. With ``C = G`` filter ``c*(D/G) + j`` sees channel ``c``
-    only, so with ``u`` the padded channel (flat) and ``e`` a grid element (see :class:`_Layout`)::
+    only, so with ``u`` channel ``c`` of the padded wide side (flat, see :class:`_Layout`), ``e``
+    a grid element and ``m`` a kernel offset::
 
-        narrow[.., c*(D/G)+j, e]  = sum_m w[c*(D/G)+j, 0, m] * u[c, e + offsets[m]]        (eq. 7)
-        u'[c, e + offsets[m]]    += w[c*(D/G)+j, 0, m] * narrow[.., c*(D/G)+j, e]           (eq. 20)
-        dw[c*(D/G)+j, 0, m]       = sum_e narrow[.., c*(D/G)+j, e] * u[c, e + offsets[m]]  (eq. 13)
+        narrow[:, c*(D/G)+j, e]  = sum_m w[c*(D/G)+j, 0, m] * u[e + offsets[m]]         (eq. 7)
+        u'[e + offsets[m]]      += w[c*(D/G)+j, 0, m] * narrow[:, c*(D/G)+j, e]         (eq. 20)
+        dw[c*(D/G)+j, 0, m]      = sum_{N, e} narrow[:, c*(D/G)+j, e] * u[e + offsets[m]]  (eq. 13)
 
-    each a multiply and an add (or one dot product) over a channel's whole batch per offset,
-    into per-chunk buffers. Channels are independent: chunks of them go to the pool's threads
-    for large inputs.
+    with ``u'`` the padded ``wide_out``, cropped at the end. Per offset that is a multiply and
+    an add (or one dot product) over a channel's whole batch. Channels go through in chunks of
+    about :data:`DEPTHWISE_CHUNK` elements, each staged in small buffers that stay in cache; a
+    chunk of one channel multiplies by scalar weights, a chunk of several by a column of them.
     """
     c, mult, d = geo.channels, geo.filters // geo.groups, len(geo.kernel)
-    ref = wide if wide is not None else narrow
-    n, dtype = ref.shape[0], ref.dtype
+    given = wide if wide is not None else narrow
+    n, dtype = given.shape[0], given.dtype
     w3 = np.ascontiguousarray(w.reshape(c, mult, -1))
-    pc = max(1, min(c, DEPTHWISE_CHUNK // (mult * lay.block)))
+    pc = max(1, min(c, DEPTHWISE_CHUNK // (mult * lay.block)))  # channels per chunk
     interior = (slice(None), slice(None), *(slice(q, q + v) for v, q in zip(geo.size, geo.padding)))
     crop = (slice(None), slice(None), *(slice(0, o) for o in geo.out))
-    unit = (1,) * len(lay.shape)
+    column = (1,) * len(lay.shape)
     bias_shape = (1, -1, *(1,) * d)
-    rows = (lay.block, *lay.strides)
-    padded_rows = (lay.block, lay.plane, *lay.steps)
-
-    def span(lo: int, hi: int) -> None:
-        u = np.zeros(pc * lay.block, dtype) if wide is not None else None
-        du = np.empty(pc * lay.block, dtype) if wide_out is not None else None
-        acc = np.empty((pc, mult, *lay.shape), dtype) if narrow_out is not None else None
-        frame = np.zeros((pc, mult, *lay.shape), dtype) if narrow is not None else None
-        tmp = np.empty((pc, *lay.shape), dtype)
-        for a in range(lo, hi, pc):
-            z = min(hi, a + pc) - a
-            fs = slice(a * mult, (a + z) * mult)  # this chunk's filters
-            t = tmp[:z]
-
-            def tap(j: int, q: int) -> NDArray:
-                return w3[a, j, q] if z == 1 else w3[a : a + z, j, q].reshape(z, *unit)
-
-            if u is not None:  # padding and the tail past the data stay zero from chunk to chunk
-                np.copyto(_view(u, 0, (z, n, *lay.padded), padded_rows, True)[interior], wide[:, a : a + z].swapaxes(0, 1))
-            if frame is not None:  # the grid's extra elements stay zero
-                np.copyto(frame[:z].reshape(z * mult, n, *lay.full)[crop], narrow[:, fs].swapaxes(0, 1))
-            if acc is not None:
-                for j in range(mult):
-                    out = acc[:z, j]
-                    for q, f in enumerate(lay.offsets):
-                        v = _view(u, f, (z, *lay.shape), rows)
-                        if q == 0:
-                            np.multiply(v, tap(j, q), out=out)
-                        else:
-                            np.multiply(v, tap(j, q), out=t)
-                            np.add(out, t, out=out)
-                res = acc[:z].reshape(z * mult, n, *lay.full)[crop].swapaxes(0, 1)
-                if bias is None:
-                    np.copyto(narrow_out[:, fs], res)
-                else:
-                    np.add(res, bias[fs].reshape(bias_shape), out=narrow_out[:, fs])
-            if du is not None:
-                du[: z * lay.block] = 0
-                for j in range(mult):
-                    for q, f in enumerate(lay.offsets):
-                        v = _view(du, f, (z, *lay.shape), rows, True)
-                        np.multiply(frame[:z, j], tap(j, q), out=t)
-                        np.add(v, t, out=v)
-                res = _view(du, 0, (z, n, *lay.padded), padded_rows)[interior].swapaxes(0, 1)
-                if bias is None:
-                    np.copyto(wide_out[:, a : a + z], res)
-                else:
-                    np.add(res, bias[a : a + z].reshape(bias_shape), out=wide_out[:, a : a + z])
-            if weight_out is not None:
-                flat = z == 1 and len(lay.shape) == 1
-                axes = "abcdefgh"[: len(lay.shape)]
-                for j in range(mult):
-                    for q, f in enumerate(lay.offsets):
-                        v = _view(u, f, (z, *lay.shape), rows)
-                        if flat:
-                            weight_out[a, j, q] = np.dot(frame[0, j], v[0])
-                        else:
-                            weight_out[a : a + z, j, q] = np.einsum(f"p{axes},p{axes}->p", frame[:z, j], v)
-
-    threads = min(_threads(), c) if n * c * lay.plane >= DEPTHWISE_THREADS_FROM else 1
-    if threading.current_thread().name.startswith(_POOL_PREFIX):
-        threads = 1  # already on the pool: waiting on it could deadlock
-    if threads < 2:
-        span(0, c)
-        return
-    cuts = [c * i // threads for i in range(threads + 1)]
-    list(_executor().map(lambda i: span(cuts[i], cuts[i + 1]), range(threads)))
+    rows, padded_rows = (lay.block, *lay.strides), (lay.block, lay.plane, *lay.steps)
+    axes = "abcdefgh"[: len(lay.shape)]
+    # padding, the tail past each channel's data and the grid's extra elements are zero in the
+    # staged inputs and stay so: every chunk rewrites only the interior / the cropped grid
+    u = np.zeros(pc * lay.block, dtype) if wide is not None else None
+    frame = np.zeros((pc, mult, *lay.shape), dtype) if narrow is not None else None
+    du = np.empty(pc * lay.block, dtype) if wide_out is not None else None
+    acc = np.empty((pc, mult, *lay.shape), dtype) if narrow_out is not None else None
+    tmp = np.empty((pc, *lay.shape), dtype)
+    for a in range(0, c, pc):
+        z = min(c, a + pc) - a
+        fs = slice(a * mult, (a + z) * mult)  # this chunk's filters
+        t = tmp[:z]
+        taps = [[w3[a, j, q] if z == 1 else w3[a : a + z, j, q].reshape(z, *column) for q in range(len(lay.offsets))]
+                for j in range(mult)]
+        if u is not None:
+            np.copyto(_view(u, 0, (z, n, *lay.padded), padded_rows, True)[interior], wide[:, a : a + z].swapaxes(0, 1))
+        if frame is not None:
+            np.copyto(frame[:z].reshape(z * mult, n, *lay.full)[crop], narrow[:, fs].swapaxes(0, 1))
+        if acc is not None:  # eq. 7
+            for j in range(mult):
+                out = acc[:z, j]
+                for q, f in enumerate(lay.offsets):
+                    v = _view(u, f, (z, *lay.shape), rows)
+                    if q == 0:
+                        np.multiply(v, taps[j][q], out=out)
+                    else:
+                        np.multiply(v, taps[j][q], out=t)
+                        np.add(out, t, out=out)
+            res = acc[:z].reshape(z * mult, n, *lay.full)[crop].swapaxes(0, 1)
+            if bias is None:
+                np.copyto(narrow_out[:, fs], res)
+            else:
+                np.add(res, bias[fs].reshape(bias_shape), out=narrow_out[:, fs])
+        if du is not None:  # eq. 20
+            du[: z * lay.block] = 0
+            for j in range(mult):
+                for q, f in enumerate(lay.offsets):
+                    v = _view(du, f, (z, *lay.shape), rows, True)
+                    np.multiply(frame[:z, j], taps[j][q], out=t)
+                    np.add(v, t, out=v)
+            res = _view(du, 0, (z, n, *lay.padded), padded_rows)[interior].swapaxes(0, 1)
+            if bias is None:
+                np.copyto(wide_out[:, a : a + z], res)
+            else:
+                np.add(res, bias[a : a + z].reshape(bias_shape), out=wide_out[:, a : a + z])
+        if weight_out is not None:  # eq. 13
+            for j in range(mult):
+                for q, f in enumerate(lay.offsets):
+                    v = _view(u, f, (z, *lay.shape), rows)
+                    if z == 1 and len(lay.shape) == 1:  # one contiguous run: a BLAS dot
+                        weight_out[a, j, q] = np.dot(frame[0, j], v[0])
+                    else:
+                        weight_out[a : a + z, j, q] = np.einsum(f"p{axes},p{axes}->p", frame[:z, j], v)
 
 
 def _prepare(*arrays: ArrayLike) -> list[NDArray]:
@@ -599,6 +617,12 @@ def convnd_forward(
 
     with ``g(d) = d // (D/G)`` and ``xp`` the input zero-padded by ``padding``.
     Ledger: eq4, eq7.
+
+    Computed by im2col and one batched product over the groups; for a depthwise bank
+    (``groups = C``, at most :data:`DEPTHWISE_MAX_MULTIPLIER` filters per group) by the
+    depthwise fast path instead, ``o[N, d] = b[d] + sum_m w[d, 0, m] * xp[N, c, i*s + m*t]``
+    as one multiply-add per kernel offset, since the products there have an inner dimension
+    of only ``prod(k)`` (see the module's notes).
 
     Parameters
     ----------
@@ -650,6 +674,9 @@ def convnd_backward(
       No ``f'`` factor: this is the convolution's own input gradient.
 
     Each group is independent: its gradients involve only its own channels and filters.
+    A depthwise bank (``groups = C``, at most :data:`DEPTHWISE_MAX_MULTIPLIER` filters per
+    group) takes the depthwise fast path: per kernel offset one dot product for ``dw`` and one
+    multiply-add into the padded ``dx`` (see the module's notes).
 
     Parameters
     ----------
@@ -673,9 +700,12 @@ def convnd_backward(
     check_delta(delta, (n, geo.filters, *geo.out), "convnd_backward")
     db = delta.sum(axis=(0, *range(2, delta.ndim)))
     if _depthwise_applies(geo, n):
-        dx, dw = np.empty_like(x), np.empty(w.shape, dtype=x.dtype)
-        _depthwise(geo, _layout(geo, n), w, wide=x, narrow=delta, wide_out=dx,
+        finite = bool(np.isfinite(w).all())  # see the module notes on non-finite values
+        dx, dw = np.empty_like(x) if finite else _wide(delta, w, geo), np.empty(w.shape, dtype=x.dtype)
+        _depthwise(geo, _layout(geo, n), w, wide=x, narrow=delta, wide_out=dx if finite else None,
                    weight_out=dw.reshape(geo.channels, geo.filters // geo.groups, -1))
+        if not np.isfinite(dw).all():
+            dw = _weight_grad(_unfold(x, geo), delta, geo, w.shape)
         return dx, dw, db
     dw = _weight_grad(_unfold(x, geo), delta, geo, w.shape)
     dx = _wide(delta, w, geo)
@@ -742,7 +772,9 @@ def conv_transposend_forward(
         op[N, c, i*s + m*t] += sum_{c_in in group(c)} x[N, c_in, i] * w[c_in, c mod C_out/G, m]
 
     over all ``i`` and ``m``, cropped by ``padding`` (and extended by ``output_padding`` at
-    the end of each axis), then ``o[N, c] += b[c]``.
+    the end of each axis), then ``o[N, c] += b[c]``. With ``C_out = groups`` (w (C_in, 1, *k),
+    at most :data:`DEPTHWISE_MAX_MULTIPLIER` input channels per group) it is computed by the
+    depthwise fast path, one multiply-add per kernel offset (see the module's notes).
 
     Parameters
     ----------
@@ -768,7 +800,7 @@ def conv_transposend_forward(
     x, w, b = _prepare(x, w, b)
     geo = _transposed_geometry(x, w, b, stride, padding, output_padding, dilation, groups, "conv_transposend_forward")
     n = x.shape[0]
-    if _depthwise_applies(geo, n):
+    if _depthwise_applies(geo, n) and np.isfinite(w).all():  # see the module notes on non-finite values
         o = np.empty((n, geo.channels, *geo.size), dtype=x.dtype)
         _depthwise(geo, _layout(geo, n), w, narrow=x, wide_out=o, bias=b)
         return o
@@ -796,7 +828,8 @@ def conv_transposend_backward(
     * ``db`` -- ``db[c] = sum_{N, i} delta[N, c, i]``;
 
     where ``deltap`` is ``delta`` zero-padded by ``padding`` and ``g`` the group of ``c_in``.
-    Both ``dx`` and ``dw`` read the same unfolded ``deltap``.
+    Both ``dx`` and ``dw`` read the same unfolded ``deltap`` - or, with ``C_out = groups`` (as in
+    :func:`conv_transposend_forward`), the same staged ``deltap`` of the depthwise fast path.
 
     Parameters
     ----------
@@ -823,6 +856,8 @@ def conv_transposend_backward(
         dx, dw = np.empty_like(x), np.empty(w.shape, dtype=x.dtype)
         _depthwise(geo, _layout(geo, n), w, wide=delta, narrow=x, narrow_out=dx,
                    weight_out=dw.reshape(geo.channels, geo.filters // geo.groups, -1))
+        if not np.isfinite(dw).all():  # see the module notes on non-finite values
+            dw = _weight_grad(_unfold(delta, geo), x, geo, w.shape)
         return dx, dw, db
     cols = _unfold(delta, geo)
     dx = _narrow(cols, w, geo, n)

@@ -515,3 +515,193 @@ def test_empty_batch_keeps_shapes(transposed):
     assert (dx.shape, dw.shape, db.shape) == (x.shape, w.shape, b.shape)
     assert_array_equal(dw, 0.0)
     assert_array_equal(db, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the depthwise fast path (one input channel per group)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def depthwise_calls(monkeypatch):
+    """Counts the calls of the depthwise path, to tell which path a case took."""
+    calls = []
+    inner = R._depthwise
+
+    def spy(*args, **kwargs):
+        calls.append(sorted(k for k, v in kwargs.items() if v is not None))
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(R, "_depthwise", spy)
+    return calls
+
+
+# id: (x shape, w shape, stride, padding, dilation); groups = C, D/groups = w.shape[0] / C
+DEPTHWISE_CASES = {
+    "1d-plain": ((3, 4, 17), (4, 1, 3), 1, 0, 1),
+    "1d-stride-pad-dilation-mult2": ((2, 3, 19), (6, 1, 4), 3, 2, 2),
+    "1d-1tap": ((2, 5, 7), (5, 1, 1), 2, 1, 1),
+    "2d-plain": ((2, 5, 8, 8), (5, 1, 3, 3), 1, 1, 1),
+    "2d-mult2-nonsquare": ((2, 3, 9, 7), (6, 1, 3, 2), 1, (2, 0), (1, 2)),
+    "2d-stride-both": ((2, 4, 11, 10), (4, 1, 3, 3), 2, 1, 1),
+    "2d-stride-first-axis": ((2, 4, 11, 10), (8, 1, 3, 2), (2, 1), (1, 2), (2, 1)),
+    "2d-stride-last-axis": ((1, 3, 9, 12), (3, 1, 2, 3), (1, 3), 0, (1, 2)),
+    "2d-uncovered-rows": ((1, 2, 8, 9), (2, 1, 2, 2), 3, 0, 1),
+    "2d-padding-beyond-kernel": ((2, 2, 3, 3), (4, 1, 2, 2), 1, 3, 1),
+    "2d-mult4": ((1, 2, 6, 6), (8, 1, 3, 3), 1, 1, 1),
+    "3d-plain": ((2, 3, 5, 6, 4), (3, 1, 3, 3, 3), 1, 1, 1),
+    "3d-mult2-all": ((1, 2, 7, 6, 8), (4, 1, 3, 2, 3), (2, 1, 1), (1, 0, 2), (1, 2, 1)),
+    "3d-stride-middle": ((2, 2, 6, 9, 5), (2, 1, 2, 3, 2), (1, 2, 1), 1, (2, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 100], ids=["default-chunks", "one-channel-chunks", "small-chunks"])
+@pytest.mark.parametrize("case", list(DEPTHWISE_CASES), ids=str)
+def test_depthwise_path_matches_torch(monkeypatch, depthwise_calls, case, chunk):
+    """C = groups: eq. 7 / 13 / 20 as per-offset multiply-adds and dots, against torch autograd.
+
+    The chunk sizes put one channel per chunk (scalar weights, dots), a few per chunk with a
+    remainder (columns of weights), or all of them in one.
+    """
+    xs, ws, stride, padding, dilation = DEPTHWISE_CASES[case]
+    if chunk is not None:
+        monkeypatch.setattr(R, "DEPTHWISE_CHUNK", chunk * math.prod(xs[2:]))
+    rng = rng_for(f"depthwise-{case}")
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    check_conv_against_torch(x, w, b, rng, stride=stride, padding=padding, dilation=dilation, groups=xs[1])
+    assert depthwise_calls == [["bias", "narrow_out", "wide"], ["narrow", "weight_out", "wide", "wide_out"]]
+
+
+@pytest.mark.parametrize("case", list(DEPTHWISE_CASES), ids=str)
+def test_depthwise_path_agrees_with_im2col_path(monkeypatch, case):
+    """The fast path and the general path compute the same sums in another order: to rounding."""
+    xs, ws, stride, padding, dilation = DEPTHWISE_CASES[case]
+    hyper = {"stride": stride, "padding": padding, "dilation": dilation, "groups": xs[1]}
+    rng = rng_for(f"depthwise-im2col-{case}")
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    o = R.convnd_forward(x, w, b, **hyper)
+    delta = rng.standard_normal(o.shape)
+    fast = (o, *R.convnd_backward(delta, x, w, b, **hyper))
+    monkeypatch.setattr(R, "DEPTHWISE_MAX_MULTIPLIER", 0)
+    slow = (R.convnd_forward(x, w, b, **hyper), *R.convnd_backward(delta, x, w, b, **hyper))
+    for name, f, s in zip(("o", "dx", "dw", "db"), fast, slow):
+        assert f.shape == s.shape and f.dtype == s.dtype, name
+        assert_allclose(f, s, rtol=1e-13, atol=1e-13 * np.abs(s).max(), err_msg=name)
+
+
+def test_depthwise_path_with_one_channel_per_chunk_by_size(depthwise_calls):
+    """Channels larger than DEPTHWISE_CHUNK go one at a time (dots over one contiguous run)."""
+    rng = rng_for("depthwise-large")
+    xs = (2, 3, 130, 130)
+    assert xs[0] * (xs[2] + 2) * (xs[3] + 2) > R.DEPTHWISE_CHUNK
+    x, w, b = rng.standard_normal(xs), rng.standard_normal((3, 1, 3, 3)), rng.standard_normal(3)
+    check_conv_against_torch(x, w, b, rng, padding=1, groups=3)
+    assert len(depthwise_calls) == 2
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_depthwise_path_keeps_float32(depthwise_calls, d):
+    """float32 in, float32 out, close to torch's float32 and to the float64 result."""
+    rng = rng_for(f"depthwise-f32-{d}")
+    x = rng.standard_normal((2, 4, *(9, 8, 7)[:d])).astype(np.float32)
+    w = rng.standard_normal((8, 1, *(3, 2, 3)[:d])).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    hyper = {"stride": (2, 1, 1)[:d], "padding": 1, "dilation": (1, 2, 1)[:d], "groups": 4}
+    o = R.convnd_forward(x, w, b, **hyper)
+    delta = rng.standard_normal(o.shape).astype(np.float32)
+    grads = R.convnd_backward(delta, x, w, b, **hyper)
+    assert o.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+    assert len(depthwise_calls) == 2
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ot = TORCH_CONV[d](xt, wt, bt, **hyper)
+    assert_allclose(o, ot.detach().numpy(), **F32)
+    for m, t in zip(grads, torch.autograd.grad(ot, [xt, wt, bt], torch.tensor(delta))):
+        assert_allclose(m, t.numpy(), **F32)
+    o64 = R.convnd_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **hyper)
+    assert_allclose(o, o64, **F32)
+
+
+# id: (x shape, w shape, stride, padding, output_padding, dilation); groups = C_out = w.shape[1] * groups
+DEPTHWISE_T_CASES = {
+    "1d-stride-output-padding": ((2, 4, 6), (4, 1, 3), 3, 1, 2, 1),
+    "2d-plain": ((2, 5, 4, 6), (5, 1, 3, 3), 1, 1, 0, 1),
+    "2d-stride-dilation-mult2": ((1, 6, 4, 5), (6, 1, 2, 3), (2, 1), (0, 1), (1, 0), (1, 2)),
+    "3d-stride": ((2, 3, 3, 3, 3), (3, 1, 3, 3, 3), 2, 1, 1, 1),
+}
+
+
+@pytest.mark.parametrize("case", list(DEPTHWISE_T_CASES), ids=str)
+def test_depthwise_path_of_the_transposed_convolution_matches_torch(depthwise_calls, case):
+    """C_out = groups: the transposed convolution's adjoint convolution is depthwise."""
+    xs, ws, stride, padding, output_padding, dilation = DEPTHWISE_T_CASES[case]
+    groups = xs[1] // 2 if "mult2" in case else xs[1]  # C_in / groups input channels per group
+    rng = rng_for(f"depthwise-t-{case}")
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(groups)
+    check_conv_t_against_torch(
+        x, w, b, rng, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups
+    )
+    assert depthwise_calls == [["bias", "narrow", "wide_out"], ["narrow", "narrow_out", "weight_out", "wide"]]
+
+
+def test_more_filters_per_group_than_the_limit_take_the_im2col_path(depthwise_calls):
+    rng = rng_for("depthwise-mult5")
+    m = R.DEPTHWISE_MAX_MULTIPLIER + 1
+    x, w, b = rng.standard_normal((2, 2, 7, 6)), rng.standard_normal((2 * m, 1, 3, 3)), rng.standard_normal(2 * m)
+    check_conv_against_torch(x, w, b, rng, padding=1, groups=2)
+    assert depthwise_calls == []
+
+
+def test_depthwise_path_leaves_inputs_alone(depthwise_calls):
+    rng = rng_for("depthwise-untouched")
+    x, w, b = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((6, 1, 3, 2)), rng.standard_normal(6)
+    hyper = {"stride": (1, 2), "padding": 1, "groups": 3}
+    delta = rng.standard_normal(R.convnd_forward(x, w, b, **hyper).shape)
+    arrays = (delta, x, w, b)
+    copies = [a.copy() for a in arrays]
+    for a in arrays:
+        a.flags.writeable = False
+    o = R.convnd_forward(x, w, b, **hyper)
+    grads = R.convnd_backward(delta, x, w, b, **hyper)
+    for a, c in zip(arrays, copies):
+        assert_array_equal(a, c)
+    for g in (o, *grads):
+        assert g.flags.writeable and g.flags.c_contiguous
+        assert not any(np.shares_memory(g, a) for a in arrays)
+    assert len(depthwise_calls) == 3  # two forwards, one backward
+
+
+def test_depthwise_path_non_finite_values(monkeypatch):
+    """The widened grid's zero deltas meet no infinite weight (dx) and no unread infinite input (dw).
+
+    An infinite weight sends dx (and the transposed forward) to the general path: the same
+    values as before the fast path (whose stride-1 shift also multiplies zeros by it). An infinite input that no window
+    reads leaves dw finite, as in torch.
+    """
+    rng = rng_for("depthwise-inf")
+    x, w, b = rng.standard_normal((1, 2, 5, 6)), rng.standard_normal((2, 1, 2, 3)), np.zeros(2)
+    w[0, 0, 0, 1] = np.inf
+    delta = rng.standard_normal((1, 2, 4, 4))
+    with np.errstate(invalid="ignore"):
+        fast = R.convnd_backward(delta, x, w, b, groups=2)
+        fast_t = R.conv_transposend_forward(delta, w, b, groups=2)
+        monkeypatch.setattr(R, "DEPTHWISE_MAX_MULTIPLIER", 0)
+        slow = R.convnd_backward(delta, x, w, b, groups=2)
+        slow_t = R.conv_transposend_forward(delta, w, b, groups=2)
+    for f, s in zip((*fast, fast_t), (*slow, slow_t)):  # NaN and inf where they were; dw, db to rounding
+        assert_allclose(f, s, rtol=1e-13, atol=1e-13)
+    assert not np.isfinite(fast[0]).all() and not np.isfinite(fast_t).all()
+    monkeypatch.undo()
+    # dilation 4 over 5 positions reads positions 0 and 4 only
+    x, w = rng.standard_normal((2, 3, 5)), rng.standard_normal((3, 1, 2))
+    x[0, 1, 2] = np.inf
+    delta = rng.standard_normal((2, 3, 1))
+    xt, wt = t64(x), t64(w)
+    ot = F.conv1d(xt, wt, torch.zeros(3, dtype=torch.float64), dilation=4, groups=3)
+    with np.errstate(invalid="ignore"):
+        dx, dw, _ = R.convnd_backward(delta, x, w, np.zeros(3), dilation=4, groups=3)
+        dx_t, dw_t, _ = R.conv_transposend_backward(x, delta, w, np.zeros(3), dilation=4, groups=3)
+    tdx, tdw = torch.autograd.grad(ot, [xt, wt], torch.tensor(delta))
+    assert np.isfinite(dw).all() and np.isfinite(dw_t).all()
+    assert_allclose(dw, tdw.numpy(), **F64)
+    assert_allclose(dx, tdx.numpy(), **F64)
+    assert_allclose(dw_t, tdw.numpy(), **F64)  # the transposed op's dw is eq. 13 with x and delta swapped
