@@ -104,15 +104,35 @@ def _import_lines(target: str, names: list[str]) -> tuple[list[str], str]:
 
 
 # -- the candidate's calls ----------------------------------------------------------------------
-def _param_text(params: dict[str, Any], p=None) -> dict[str, str]:
-    """Keyword hyper-parameters as the candidate receives them: scalars as one number, labels
-    left out (they are arrays), an optional one at its default left out (a candidate may not
-    take it)."""
-    if p is None:
-        return {k: repr(tuple(v)) for k, v in params.items()}
-    defaults = {name: default for name, _, default in p.optional}
-    return {k: repr(v) for k, v in p.call_kwargs(params).items()
-            if not (k in defaults and (v[0] if isinstance(v, tuple) else v) == defaults[k])}
+def _param_text(params: dict[str, Any], p) -> dict[str, str]:
+    """Keyword hyper-parameters as the candidate receives them (``OpProtocol.written_kwargs``:
+    scalars as one number, labels left out, an optional one at its default left out)."""
+    return {k: repr(v) for k, v in p.written_kwargs(params).items()}
+
+
+def taking_lines(p) -> list[str]:
+    """Snippet lines defining ``taking(fn, params)``: ``params`` less an optional hyper-parameter
+    ``fn`` does not take, as gradcheck calls it (empty for an op without optional ones)."""
+    if not p.optional:
+        return []
+    names = tuple(name for name, _, _ in p.optional)
+    return [
+        f"OPTIONAL = {names!r}  # a candidate may leave these out of its signature",
+        "",
+        "",
+        "def taking(fn, params):",
+        "    \"\"\"params less an optional one fn does not take, as gradcheck calls it.\"\"\"",
+        "    import inspect",
+        "    try:",
+        "        ps = inspect.signature(fn).parameters",
+        "    except (TypeError, ValueError):",
+        "        return params",
+        "    if any(q.kind is q.VAR_KEYWORD for q in ps.values()):",
+        "        return params",
+        "    return {k: v for k, v in params.items() if k not in OPTIONAL or k in ps}",
+        "",
+        "",
+    ]
 
 
 def _positional(p) -> str:
@@ -147,33 +167,39 @@ def _cs231n_calls(label: str, op: str, params: dict[str, Any], p, pre: str) -> t
 
 
 def _native_calls(op: str, params: dict[str, Any], p, pre: str) -> tuple[list[str], list[str], str]:
-    kw = "".join(f", {k}={v}" for k, v in _param_text(params, p).items())
     args = _positional(p)
     grads = ", ".join(p.grads)
-    return [], [f"out = {pre}{p.forward_name}({args}{kw})", f"{grads} = {pre}{p.backward_name}(delta, {args}{kw})"], \
-        "delta"
+    fwd, bwd = f"{pre}{p.forward_name}", f"{pre}{p.backward_name}"
+    if p.optional:
+        kw = ", ".join(f"{k}={v!r}" for k, v in p.call_kwargs(params).items())
+        return [f"params = dict({kw})", *taking_lines(p)], [
+            f"out = {fwd}({args}, **taking({fwd}, params))",
+            f"{grads} = {bwd}(delta, {args}, **taking({bwd}, params))"], "delta"
+    kw = "".join(f", {k}={v}" for k, v in _param_text(params, p).items())
+    return [], [f"out = {fwd}({args}{kw})", f"{grads} = {bwd}(delta, {args}{kw})"], "delta"
 
 
 def _torch_calls(op: str, params: dict[str, Any], p, pre: str, device: str,
                  dtype: str = "float64") -> tuple[list[str], list[str], str]:
-    ptext = _param_text(params, p)
-    kw = ", ".join(f"{k}={v}" for k, v in ptext.items())
+    kw = ", ".join(f"{k}={v!r}" for k, v in p.call_kwargs(params).items())
+    take = (lambda fn: f"taking({fn}, params)") if p.optional else (lambda fn: "params")
     tensors = ", ".join([f"{k}_t" for k in p.inputs] + [f"torch.as_tensor({k}, device={device!r})" for k in p.labels])
     tc = SPECS[op].torch_call
     seed = [f"    torch.manual_seed({int(params['seed'][0])})  # gradcheck seeds torch's generator before each call"] \
         if tc is not None and tc.seeded else []
-    plain = [f"    return {tc.source}" if tc is not None and tc.source else "    return fn(*tensors, **params)"]
+    plain = [f"    return {tc.source}" if tc is not None and tc.source else f"    return fn(*tensors, **{take('fn')})"]
     setup = [
         f"params = dict({kw})" if kw else "params = {}",
         "",
         "",
+        *taking_lines(p),
         "def call(fn, *tensors):",
         "    \"\"\"Your op, called as gradcheck calls it: a function, a torch.autograd.Function or an nn.Module.\"\"\"",
         *seed,
         "    if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):",
-        "        return fn.apply(*tensors, *params.values())",
+        f"        return fn.apply(*tensors, *{take('fn.forward')}.values())",
         "    if isinstance(fn, type) and issubclass(fn, torch.nn.Module):",
-        "        return fn(**params)(*tensors)",
+        f"        return fn(**{take('fn')})(*tensors)",
         *([f"    {', '.join(p.inputs + p.labels)}, = tensors"] if tc is not None and tc.source else []),
         *plain,
         "",
@@ -197,7 +223,7 @@ def _torch_truth(op: str, params: dict[str, Any], p, transposed: tuple[str, ...]
     spec = SPECS[op]
     if spec.random:  # its own mask, read from its forward: there is no other truth
         scale = f"(1 - {float(params['p'][0])!r})"
-        return [f"keep = np.asarray(out) != 0  # your mask, read from your forward",
+        return ["keep = np.asarray(out) != 0  # your mask, read from your forward",
                 f"out_true = np.where(keep, {p.inputs[0]} / {scale}, 0.0)",
                 *(f"{g}_true = np.where(keep, DELTA / {scale}, 0.0)" for g in p.grads)]
     expr = spec.torch_source(t, params)
@@ -371,7 +397,8 @@ def _fd_lines(rec: Record, op: str, quantity: str, p, api: str, idx, dname: str,
         tensors = [f"torch.tensor(v[{k!r}])" for k in p.inputs] + [f"torch.as_tensor({k})" for k in p.labels]
         call = f"call({pre}{SPECS[op].torch_name}, {', '.join(tensors)}).detach().cpu().numpy()"
     else:
-        kw = "".join(f", {k}={v}" for k, v in _param_text(rec.counterexample.params, p).items())
+        kw = (f", **taking({pre}{p.forward_name}, params)" if p.optional else
+              "".join(f", {k}={v}" for k, v in _param_text(rec.counterexample.params, p).items()))
         call = f"{pre}{p.forward_name}({', '.join([f'v[{k!r}]' for k in p.inputs] + list(p.labels))}{kw})"
     i = tuple(idx) if idx is not None else ()
     return [

@@ -55,6 +55,12 @@ class OpProtocol:
         hyper-parameter but the labels, the scalars unwrapped (``groups=(2,)`` -> ``groups=2``)."""
         return {k: (v[0] if k in self.scalars else v) for k, v in params.items() if k not in self.labels}
 
+    def written_kwargs(self, params: Params) -> dict[str, Any]:
+        """:meth:`call_kwargs` less the optional hyper-parameters at their default: what a
+        reproduction writes out, so that it runs whether or not the candidate takes them."""
+        defaults = {name: default for name, _, default in self.optional}
+        return {k: v for k, v in self.call_kwargs(params).items() if defaults.get(k, None) != v}
+
     def call_labels(self, params: Params) -> tuple[np.ndarray, ...]:
         """The label arrays, as int64, in protocol order."""
         return tuple(np.asarray(params[k], dtype=np.int64) for k in self.labels)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from gradcheck.adapters.base import CandidateError, call_candidate, candidate_traceback
 from gradcheck.config import RunConfig
 from gradcheck.records import Record, RunResult
+from gradcheck.judge.repro import taking_lines
 from gradcheck.judge.second_order import check_function, second_order_keys
 
 __all__ = ["second_order_plan", "run_second_order", "add_second_order", "repro_second_order"]
@@ -228,8 +229,8 @@ def repro_second_order(rec: Record, target: str, api: str, cfg: RunConfig, op: s
 
     spec = SPECS[op]
     names = [k for k in spec.inputs]
-    defaults = {n: d for n, _, d in spec.protocol.optional}  # left out at their default, as the call does
-    params = ", ".join(repr(v) for k, v in spec.protocol.call_kwargs(ce.params).items() if defaults.get(k, None) != v)
+    params = spec.protocol.call_kwargs(ce.params)
+    hyper = "taking(Fn.forward, params)" if spec.protocol.optional else "params"  # as the harness calls it
     check = ("torch.autograd.gradgradcheck(f, inputs)" if rec.quantity.endswith("-double") else
              "torch.autograd.gradcheck(f, inputs, check_forward_ad=True)")
     fn = (f"Fn = load({target!r}, 'torch').autograd_function({rec.op!r})" if named else
@@ -237,8 +238,10 @@ def repro_second_order(rec: Record, target: str, api: str, cfg: RunConfig, op: s
     lines = ["import torch", "from gradcheck.adapters import load", fn,
              *[f"{k} = torch.tensor({json.dumps(ce.inputs[k])}, dtype=torch.float64, "
                f"requires_grad={k in spec.grad_inputs})" for k in names],
+             f"params = dict({', '.join(f'{k}={v!r}' for k, v in params.items())})",
+             *taking_lines(spec.protocol),
              f"inputs = ({', '.join(names)},)",
-             f"f = lambda {', '.join(names)}: Fn.apply({', '.join(names)}{', ' + params if params else ''})",
+             f"f = lambda {', '.join(names)}: Fn.apply({', '.join(names)}, *{hyper}.values())",
              f"print({check})  # raises where the check fails"]
     rec.repro["python"] = "\n".join(lines)
 
