@@ -2,8 +2,9 @@
 
 x (N, C, H, W), w (D, C/groups, k1, k2), b (D,) -> (N, D, Ho, Wo); hyper-parameters stride,
 padding and dilation, each an ``(h, w)`` pair, and ``groups`` (optional: a candidate whose
-functions do not take it is checked at ``groups = 1``; ``groups = C`` is depthwise). The scipy closed forms are computed by other hands than
-the reference's unfolding: ``scipy.signal.correlate`` for the forward and dw (eqs. 13-14),
+functions do not take it is checked at ``groups = 1``; ``groups = C`` is depthwise). The scipy
+closed forms (those of :mod:`gradcheck.ops.convnd`, group by group) are computed by other hands
+than the reference's unfolding: ``scipy.signal.correlate`` for the forward and dw (eqs. 13-14),
 ``convolve(delta_s, w, 'full')`` for dx (eqs. 20-22). Loops there run over samples and
 filters, never over pixels; the oracle is for small cases. The activations after a conv
 (conv2d_relu, ...) are in :mod:`gradcheck.ops.layer`.
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck.ops.convnd import adjoint, correlate, scipy_conv
 from gradcheck.ops.spec import (Bench, CS231n, Family, Geometry, ModuleMatch, OpProtocol, OpSpec, Params, Pick, Shapes,
                                 check_limits, cover, fixed_pair, int_pair, out_len, pair, torch)
 
@@ -52,66 +54,17 @@ def conv_source(t: dict[str, str], p: Params) -> str:
             f"dilation={tuple(p['dilation'])}" + (f", groups={_groups(p)})" if _groups(p) != 1 else ")"))
 
 
-# -- scipy closed forms ----------------------------------------------------------------------------
-def _dilate(a: np.ndarray, dh: int, dw: int) -> np.ndarray:
-    """Insert ``dh - 1`` / ``dw - 1`` zeros between the elements of the last two axes."""
-    h, w = a.shape[-2:]
-    out = np.zeros(a.shape[:-2] + ((h - 1) * dh + 1, (w - 1) * dw + 1), dtype=a.dtype)
-    out[..., ::dh, ::dw] = a
-    return out
-
-
-def _pad(x: np.ndarray, ph: int, pw: int) -> np.ndarray:
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-
-
+# -- scipy closed forms (the N-d ones of gradcheck.ops.convnd, at d = 2) ---------------------------
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, params: Params) -> np.ndarray:
-    """x (N,C,H,W), w (D,C,k1,k2), b (D,) -> (N,D,Ho,Wo) by ``scipy.signal.correlate``."""
-    from scipy import signal
-
-    (sh, sw), (ph, pw), (dh, dw) = params["stride"], params["padding"], params["dilation"]
-    n_, d_, ho, wo = conv_out_shape({"x": x.shape, "w": w.shape}, params)
-    xp, wd = _pad(x, ph, pw), _dilate(w, dh, dw)
-    o = np.empty((n_, d_, ho, wo))
-    for n in range(n_):
-        for d in range(d_):
-            o[n, d] = signal.correlate(xp[n], wd[d], mode="valid")[0, ::sh, ::sw][:ho, :wo] + b[d]
-    return o
+    """x (N,C,H,W), w (D,C,k1,k2), b (D,) -> (N,D,Ho,Wo) by ``scipy.signal.correlate`` (one group)."""
+    out = conv_out_shape({"x": x.shape, "w": w.shape}, params)
+    return correlate(x, w, params, out[2:]) + b.reshape(1, -1, 1, 1)
 
 
 def conv_grads(delta: np.ndarray, x: np.ndarray, w: np.ndarray, params: Params) -> dict[str, np.ndarray]:
-    """dx, dw, db of ``<delta, conv2d(x, w, b)>``; delta (N,D,Ho,Wo)."""
-    from scipy import signal
-
-    (sh, sw), (ph, pw), (dh, dw) = params["stride"], params["padding"], params["dilation"]
-    n_, c_, h, wd_ = x.shape
-    d_, _, k1, k2 = w.shape
-    xp, wdil = _pad(x, ph, pw), _dilate(w, dh, dw)
-    ds = _dilate(delta, sh, sw)  # (N, D, (Ho-1)sh+1, (Wo-1)sw+1)
-    dxp = np.zeros_like(xp)
-    dw_ = np.zeros(w.shape)
-    for n in range(n_):
-        for d in range(d_):
-            corr = signal.correlate(xp[n], ds[n, d][None], mode="valid")  # (C, ., .)
-            dw_[d] += corr[:, : (k1 - 1) * dh + 1 : dh, : (k2 - 1) * dw + 1 : dw]
-            full = signal.convolve(ds[n, d][None], wdil[d], mode="full")
-            dxp[n, :, : full.shape[1], : full.shape[2]] += full
-    return {"dx": dxp[:, :, ph : ph + h, pw : pw + wd_], "dw": dw_, "db": delta.sum(axis=(0, 2, 3))}
-
-
-def _scipy(spec: OpSpec, case: Any):
-    """Per group: the channels ``[g*C/G, (g+1)*C/G)`` against the filters ``[g*D/G, (g+1)*D/G)``."""
-    i, p = case.inputs, case.params
-    x, w, b = i["x"], i["w"], i["b"]
-    g_, c, d = _groups(p), w.shape[1], w.shape[0] // _groups(p)
-    parts = [(conv_forward(x[:, g * c:(g + 1) * c], w[g * d:(g + 1) * d], b[g * d:(g + 1) * d], p),
-              conv_grads(case.delta[:, g * d:(g + 1) * d], x[:, g * c:(g + 1) * c], w[g * d:(g + 1) * d], p))
-             for g in range(g_)]
-    o = np.concatenate([f for f, _ in parts], axis=1)
-    grads = {"dx": np.concatenate([gr["dx"] for _, gr in parts], axis=1),
-             "dw": np.concatenate([gr["dw"] for _, gr in parts], axis=0),
-             "db": np.concatenate([gr["db"] for _, gr in parts], axis=0)}
-    return o, grads
+    """dx, dw, db of ``<delta, conv2d(x, w, b)>`` (one group); delta (N,D,Ho,Wo)."""
+    dx, dw = adjoint(delta, x, w, params)
+    return {"dx": dx, "dw": dw, "db": delta.sum(axis=(0, 2, 3))}
 
 
 # -- the family ------------------------------------------------------------------------------------
@@ -287,7 +240,7 @@ FOOTPRINTS = {"x": "window-mixing", "w": "filter", "b": "out-channel"}
 CONV2D = OpSpec(
     OpProtocol("conv2d", ("x", "w", "b"), ("dx", "dw", "db"), PARAMS + ("groups",), scalars=("groups",),
                optional=(("groups", "max_groups", 1),)),
-    CONV, conv_torch, conv_source, conv_out_shape, FOOTPRINTS, conv_reduction, scipy=_scipy, scipy_grads=True,
+    CONV, conv_torch, conv_source, conv_out_shape, FOOTPRINTS, conv_reduction, scipy=scipy_conv, scipy_grads=True,
     divide_by_scale=("w",), limits={"max_groups": 3}, normwise=("x", "w"),
     cs231n=(CS231n("conv_forward_naive", "conv_backward_naive", **CONV_CS231N),
             CS231n("conv_forward_fast", "conv_backward_fast", **CONV_CS231N, variant="fast", optional=True)),

@@ -23,7 +23,7 @@ import numpy as np
 from gradcheck.ops.spec import (Bench, Family, Geometry, OpProtocol, OpSpec, Params, Pick, Shapes, check_limits, cover,
                                 out_len, torch)
 
-__all__ = ["ConvNdFamily", "SPECS", "CONV1D", "CONV3D", "CONV_TRANSPOSE1D", "CONV_TRANSPOSE2D", "CONV_TRANSPOSE3D"]
+__all__ = ["ConvNdFamily", "SPECS", "correlate", "adjoint", "scipy_conv", "CONV1D", "CONV3D", "CONV_TRANSPOSE1D", "CONV_TRANSPOSE2D", "CONV_TRANSPOSE3D"]
 
 CONV_PARAMS = ("stride", "padding", "dilation", "groups")
 TRANSPOSED_PARAMS = ("stride", "padding", "output_padding", "dilation", "groups")
@@ -80,7 +80,7 @@ def _pad(x: np.ndarray, padding: tuple[int, ...]) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding))
 
 
-def _correlate(x: np.ndarray, w: np.ndarray, p: Params, out: tuple[int, ...]) -> np.ndarray:
+def correlate(x: np.ndarray, w: np.ndarray, p: Params, out: tuple[int, ...]) -> np.ndarray:
     """One group: x (N, C, *S), w (D, C, *k) -> (N, D, *So), no bias, by ``scipy.signal.correlate``."""
     from scipy import signal
 
@@ -93,7 +93,7 @@ def _correlate(x: np.ndarray, w: np.ndarray, p: Params, out: tuple[int, ...]) ->
     return o
 
 
-def _adjoint(delta: np.ndarray, x: np.ndarray, w: np.ndarray, p: Params) -> tuple[np.ndarray, np.ndarray]:
+def adjoint(delta: np.ndarray, x: np.ndarray, w: np.ndarray, p: Params) -> tuple[np.ndarray, np.ndarray]:
     """One group: (dx, dw) of ``<delta, correlate(x, w)>``; dx by ``convolve(delta_s, w, 'full')``
     (eqs. 20-22), dw by ``correlate(xp, delta_s)`` (eq. 13)."""
     from scipy import signal
@@ -118,13 +118,13 @@ def _groups_of(a: np.ndarray, g: int, axis: int) -> list[np.ndarray]:
     return np.split(a, g, axis=axis)
 
 
-def _scipy_conv(spec: OpSpec, case: Any):
+def scipy_conv(spec: OpSpec, case: Any):
     i, p = case.inputs, case.params
     g, out = _g(p), _conv_out(case.shapes, p)
     xs, ws, ds = _groups_of(i["x"], g, 1), _groups_of(i["w"], g, 0), _groups_of(case.delta, g, 1)
-    o = np.concatenate([_correlate(x, w, p, out[2:]) for x, w in zip(xs, ws)], axis=1)
+    o = np.concatenate([correlate(x, w, p, out[2:]) for x, w in zip(xs, ws)], axis=1)
     o += i["b"].reshape((1, -1) + (1,) * (o.ndim - 2))
-    parts = [_adjoint(d, x, w, p) for d, x, w in zip(ds, xs, ws)]
+    parts = [adjoint(d, x, w, p) for d, x, w in zip(ds, xs, ws)]
     axes = (0,) + tuple(range(2, o.ndim))
     return o, {"dx": np.concatenate([a for a, _ in parts], axis=1), "dw": np.concatenate([b for _, b in parts], axis=0),
                "db": case.delta.sum(axis=axes)}
@@ -137,11 +137,11 @@ def _scipy_transposed(spec: OpSpec, case: Any):
     i, p = case.inputs, case.params
     g, out = _g(p), _transposed_out(case.shapes, p)
     xs, ws, ds = _groups_of(i["x"], g, 1), _groups_of(i["w"], g, 0), _groups_of(case.delta, g, 1)
-    o = np.concatenate([_adjoint(x, np.zeros((x.shape[0], w.shape[1]) + out[2:]), w, p)[0] for x, w in zip(xs, ws)],
+    o = np.concatenate([adjoint(x, np.zeros((x.shape[0], w.shape[1]) + out[2:]), w, p)[0] for x, w in zip(xs, ws)],
                        axis=1)
     o += i["b"].reshape((1, -1) + (1,) * (o.ndim - 2))
-    dx = np.concatenate([_correlate(d, w, p, x.shape[2:]) for d, x, w in zip(ds, xs, ws)], axis=1)
-    dw = np.concatenate([_adjoint(x, d, w, p)[1] for d, x, w in zip(ds, xs, ws)], axis=0)
+    dx = np.concatenate([correlate(d, w, p, x.shape[2:]) for d, x, w in zip(ds, xs, ws)], axis=1)
+    dw = np.concatenate([adjoint(x, d, w, p)[1] for d, x, w in zip(ds, xs, ws)], axis=0)
     axes = (0,) + tuple(range(2, o.ndim))
     return o, {"dx": dx, "dw": dw, "db": case.delta.sum(axis=axes)}
 
@@ -273,7 +273,7 @@ def _conv_spec(dims: int) -> OpSpec:
     params = {"stride": ones, "padding": ones, "dilation": ones, "groups": (1,)}
     return OpSpec(
         OpProtocol(fn, ("x", "w", "b"), ("dx", "dw", "db"), CONV_PARAMS, scalars=("groups",)), fam, fwd, src,
-        _conv_out, {"x": "sample", "w": "filter", "b": "out-channel"}, _conv_reduction, scipy=_scipy_conv,
+        _conv_out, {"x": "sample", "w": "filter", "b": "out-channel"}, _conv_reduction, scipy=scipy_conv,
         scipy_grads=True, divide_by_scale=("w",), normwise=("x", "w"),
         bench=(Bench({"x": big[0], "w": big[1], "b": (big[1][0],)}, params, fn,
                      {"x": quick[0], "w": quick[1], "b": (quick[1][0],)}),),
