@@ -263,11 +263,15 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
     ins_before = {k: v.copy() for k, v in ins.items()}
     o = run.forward(case, ins)
     moved = _changed(ins_before, ins, "forward")
-    for exp in truths:
-        if exp.forward is not None:
-            out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
-                                                   reduction=K["forward"], magnitude=mags["forward"], dtype=dt,
-                                                   allowed=allowed.get("forward"), normwise=norms.get("forward"))
+
+    def judge_forward(exps: list) -> None:
+        for exp in exps:
+            if exp.forward is not None:
+                out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
+                                                       reduction=K["forward"], magnitude=mags["forward"], dtype=dt,
+                                                       allowed=allowed.get("forward"), normwise=norms.get("forward"))
+
+    judge_forward(truths)
     try:
         ins, delta = case.candidate_inputs(), case.candidate_delta()
         delta_before = delta.copy()
@@ -343,11 +347,7 @@ def evaluate(run: Runner, case: Case) -> dict[Key, Record]:
         derived = [e for e in (o(spec, case, fwd) for o in ORACLES.values()
                                if o.needs_forward and o.name not in _SELF_CHECKED and any(o.covers(spec)))
                    if e is not None]
-        for exp in derived:
-            if exp.forward is not None:
-                out[("forward", exp.oracle)] = compare(o, exp.forward, case=case, quantity="forward", oracle=exp.oracle,
-                                                       reduction=K["forward"], magnitude=mags["forward"], dtype=dt,
-                                                       allowed=allowed.get("forward"))
+        judge_forward(derived)
         if spec.random:
             out[("mask-statistics", "structure")] = _mask_statistics(run, case)
         screened = None

@@ -17,7 +17,7 @@ import numpy as np
 from gradcheck.cases import Case, Expected
 from gradcheck.ops import OpSpec
 
-__all__ = ["mask_oracle", "covers", "mask_statistics", "SEEDS", "P_VALUE"]
+__all__ = ["mask_oracle", "on_mask", "covers", "mask_statistics", "SEEDS", "P_VALUE"]
 
 #: Seeds a mask's statistics are taken over, and the p-value below which they fail.
 SEEDS = 48
@@ -28,6 +28,13 @@ def covers(spec: OpSpec) -> tuple[bool, bool]:
     return (spec.random, spec.random)
 
 
+def on_mask(x: np.ndarray, delta: np.ndarray, o: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(o, dx)`` of inverted dropout on the mask read from ``o`` (``keep = o != 0``, finite)."""
+    keep = (np.asarray(o) != 0) & np.isfinite(o)
+    scale = 1.0 / (1.0 - p)
+    return np.where(keep, x * scale, 0.0), np.where(keep, delta * scale, 0.0)
+
+
 def mask_oracle(spec: OpSpec, case: Case, forward: Callable | None = None) -> Expected | None:
     """The truth on the candidate's own mask (``None`` without its forward or for other ops)."""
     if forward is None or not spec.random:
@@ -36,9 +43,8 @@ def mask_oracle(spec: OpSpec, case: Case, forward: Callable | None = None) -> Ex
     o = np.asarray(forward(case.inputs), np.float64)
     if o.shape != x.shape:
         return None
-    scale = 1.0 / (1.0 - float(case.params["p"][0]))
-    keep = (o != 0) & np.isfinite(o)
-    return Expected("mask", forward=np.where(keep, x * scale, 0.0), grads={"dx": np.where(keep, case.delta * scale, 0.0)})
+    truth, dx = on_mask(x, case.delta, o, float(case.params["p"][0]))
+    return Expected("mask", forward=truth, grads={"dx": dx})
 
 
 def mask_statistics(spec: OpSpec, case: Case, forward_with: Callable[[dict[str, Any]], Any]) -> tuple[bool, str]:
