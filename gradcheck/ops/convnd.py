@@ -30,7 +30,7 @@ TRANSPOSED_PARAMS = ("stride", "padding", "output_padding", "dilation", "groups"
 
 
 def _g(p: Params) -> int:
-    return int(p["groups"][0])
+    return int(p.get("groups", (1,))[0])  # conv2d's cases may leave groups out (groups = 1)
 
 
 def transposed_len(size: int, k: int, s: int, p: int, op: int, d: int) -> int:
